@@ -1,0 +1,371 @@
+// The math of every activation, written once.
+//
+// Each activation is a small struct templated on its compute type T (float for
+// float/half/bfloat16, double for double). Its methods are templated on the
+// value type V, which is either T itself (CUDA threads, scalar CPU tails) or
+// at::vec::Vectorized<T> (CPU SIMD lanes), so the CPU vector path, the CPU
+// scalar path and the GPU all run the very same formula.
+//
+// Pointwise activations provide
+//   V forward(V x)
+//   V backward(V grad, V saved)   saved is the input or the output, per kSaves
+// Channel-wise activations (a learnable parameter w per channel) provide
+//   V forward(V x, V w), V grad_input(V g, V x, V w), V grad_weight(V g, V x, V w)
+//
+// Branches are written with math::select so that NaN and +-Inf come out the
+// way ATen's own kernels give them: every comparison is ordered (false on NaN),
+// and the formulas mirror aten/src/ATen/native/cpu/Activation.cpp.
+#pragma once
+
+#include <c10/macros/Macros.h>
+#include <c10/util/Exception.h>
+#include <c10/util/string_view.h>
+#include <cmath>
+
+#if !defined(__CUDACC__)
+#include <ATen/cpu/vec/vec.h>
+#endif
+
+namespace torch_activations {
+
+enum class Saved { Input, Output };
+
+namespace math {
+
+// ---- scalar vocabulary: host and device ---------------------------------
+template <class T>
+C10_HOST_DEVICE inline T select(bool cond, T a, T b) { return cond ? a : b; }
+C10_HOST_DEVICE inline float exp(float x) { return ::expf(x); }
+C10_HOST_DEVICE inline double exp(double x) { return ::exp(x); }
+C10_HOST_DEVICE inline float expm1(float x) { return ::expm1f(x); }
+C10_HOST_DEVICE inline double expm1(double x) { return ::expm1(x); }
+C10_HOST_DEVICE inline float log(float x) { return ::logf(x); }
+C10_HOST_DEVICE inline double log(double x) { return ::log(x); }
+C10_HOST_DEVICE inline float log1p(float x) { return ::log1pf(x); }
+C10_HOST_DEVICE inline double log1p(double x) { return ::log1p(x); }
+C10_HOST_DEVICE inline float tanh(float x) { return ::tanhf(x); }
+C10_HOST_DEVICE inline double tanh(double x) { return ::tanh(x); }
+C10_HOST_DEVICE inline float erf(float x) { return ::erff(x); }
+C10_HOST_DEVICE inline double erf(double x) { return ::erf(x); }
+// NaN-propagating clamp, as ATen's clamp/hardtanh.
+template <class T>
+C10_HOST_DEVICE inline T clamp(T x, T lo, T hi) {
+  return x != x ? x : (x < lo ? lo : (x > hi ? hi : x));
+}
+
+#if !defined(__CUDACC__)
+// ---- the same vocabulary for SIMD lanes (CPU only) ----------------------
+using at::vec::Vectorized;
+template <class T>
+inline Vectorized<T> select(const Vectorized<T>& mask, const Vectorized<T>& a,
+                            const Vectorized<T>& b) {
+  return Vectorized<T>::blendv(b, a, mask);
+}
+template <class T> inline Vectorized<T> exp(const Vectorized<T>& x) { return x.exp(); }
+template <class T> inline Vectorized<T> expm1(const Vectorized<T>& x) { return x.expm1(); }
+template <class T> inline Vectorized<T> log1p(const Vectorized<T>& x) { return x.log1p(); }
+template <class T> inline Vectorized<T> tanh(const Vectorized<T>& x) { return x.tanh(); }
+template <class T> inline Vectorized<T> erf(const Vectorized<T>& x) { return x.erf(); }
+template <class T>
+inline Vectorized<T> clamp(const Vectorized<T>& x, const Vectorized<T>& lo,
+                           const Vectorized<T>& hi) {
+  return at::vec::minimum(at::vec::maximum(x, lo), hi);  // both propagate NaN
+}
+#endif
+
+template <class V>
+C10_HOST_DEVICE inline V sigmoid(V x) { return V(1) / (V(1) + math::exp(V(0) - x)); }
+
+}  // namespace math
+
+// ---------------------------------------------------------------------------
+// Pointwise activations
+// ---------------------------------------------------------------------------
+
+template <class T>
+struct ReLU {
+  static constexpr const char* name = "relu";
+  static constexpr Saved kSaves = Saved::Output;
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return math::select(x < V(0), V(0), x);
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
+    return math::select(y <= V(0), V(0), g);  // threshold_backward
+  }
+};
+
+template <class T>
+struct LeakyReLU {
+  static constexpr const char* name = "leaky_relu";
+  static constexpr Saved kSaves = Saved::Input;
+  T slope;
+  explicit LeakyReLU(double negative_slope) : slope(T(negative_slope)) {}
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return math::select(x > V(0), x, x * V(slope));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    return math::select(x > V(0), g, g * V(slope));
+  }
+};
+
+template <class T>
+struct ReLU6 {
+  static constexpr const char* name = "relu6";
+  static constexpr Saved kSaves = Saved::Output;  // y in (0, 6) iff x in (0, 6)
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return math::clamp(x, V(0), V(6));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
+    return math::select(y <= V(0), V(0), math::select(y >= V(6), V(0), g));
+  }
+};
+
+// Leaky ReLU's negative slope with ReLU6's cap: slope*x below 0, x on [0, 6],
+// 6 above; derivative slope, 1, 0 on the same three ranges.
+template <class T>
+struct LeakyReLU6 {
+  static constexpr const char* name = "leaky_relu6";
+  static constexpr Saved kSaves = Saved::Input;
+  T slope;
+  explicit LeakyReLU6(double negative_slope) : slope(T(negative_slope)) {}
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return math::select(x < V(0), x * V(slope), math::select(x > V(6), V(6), x));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    return math::select(x < V(0), g * V(slope), math::select(x > V(6), V(0), g));
+  }
+};
+
+// ELU, SELU and CELU are one formula with three coefficients, as in ATen:
+// x > 0: scale*x;  x <= 0: alpha*scale*(exp(input_scale*x) - 1).
+template <class T>
+struct ELU {
+  static constexpr const char* name = "elu";
+  static constexpr Saved kSaves = Saved::Input;
+  T neg_coef, pos_coef, input_scale;
+  explicit ELU(double alpha, double scale = 1.0, double input_scale_ = 1.0)
+      : neg_coef(T(alpha * scale)), pos_coef(T(scale)), input_scale(T(input_scale_)) {}
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return math::select(x <= V(0), math::expm1(x * V(input_scale)) * V(neg_coef),
+                        x * V(pos_coef));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    return math::select(x <= V(0),
+                        g * V(input_scale * neg_coef) * math::exp(x * V(input_scale)),
+                        g * V(pos_coef));
+  }
+};
+
+template <class T>
+struct SELU : ELU<T> {
+  static constexpr const char* name = "selu";
+  SELU() : ELU<T>(1.6732632423543772848170429916717, 1.0507009873554804934193349852946) {}
+};
+
+template <class T>
+struct CELU : ELU<T> {
+  static constexpr const char* name = "celu";
+  explicit CELU(double alpha) : ELU<T>(alpha, 1.0, 1.0 / checked(alpha)) {}
+  static double checked(double alpha) {
+    TORCH_CHECK(alpha != 0, "torch_activations.celu: alpha cannot be 0 (ZeroDivisionError)");
+    return alpha;
+  }
+};
+
+template <class T>
+struct Sigmoid {
+  static constexpr const char* name = "sigmoid";
+  static constexpr Saved kSaves = Saved::Output;
+  template <class V> C10_HOST_DEVICE V forward(V x) const { return math::sigmoid(x); }
+  template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
+    return g * (V(1) - y) * y;
+  }
+};
+
+template <class T>
+struct Tanh {
+  static constexpr const char* name = "tanh";
+  static constexpr Saved kSaves = Saved::Output;
+  template <class V> C10_HOST_DEVICE V forward(V x) const { return math::tanh(x); }
+  template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
+    return g * (V(1) - y * y);
+  }
+};
+
+template <class T>
+struct SiLU {
+  static constexpr const char* name = "silu";
+  static constexpr Saved kSaves = Saved::Input;
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return x / (V(1) + math::exp(V(0) - x));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    V s = math::sigmoid(x);
+    return g * s * (V(1) + x * (V(1) - s));
+  }
+};
+
+// x * sigmoid(beta * x) with a fixed beta (SiLU is beta = 1).
+template <class T>
+struct Swish {
+  static constexpr const char* name = "swish";
+  static constexpr Saved kSaves = Saved::Input;
+  T beta;
+  explicit Swish(double beta_) : beta(T(beta_)) {}
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return x / (V(1) + math::exp(V(0) - V(beta) * x));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    V bx = V(beta) * x;
+    V s = math::sigmoid(bx);
+    return g * s * (V(1) + bx * (V(1) - s));
+  }
+};
+
+template <class T>
+struct Hardswish {
+  static constexpr const char* name = "hardswish";
+  static constexpr Saved kSaves = Saved::Input;
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return x * math::clamp(x + V(3), V(0), V(6)) / V(6);
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    return math::select(x < V(-3), V(0),
+                        math::select(x <= V(3), g * (x / V(3) + V(0.5)), g));
+  }
+};
+
+template <class T>
+struct Hardsigmoid {
+  static constexpr const char* name = "hardsigmoid";
+  static constexpr Saved kSaves = Saved::Input;
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return math::clamp(x + V(3), V(0), V(6)) / V(6);
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    return math::select(x > V(-3), math::select(x < V(3), g / V(6), V(0)), V(0));
+  }
+};
+
+template <class T>
+struct Mish {
+  static constexpr const char* name = "mish";
+  static constexpr Saved kSaves = Saved::Input;
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    return x * math::tanh(math::log1p(math::exp(x)));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    V t = math::tanh(math::log1p(math::exp(x)));
+    return g * (t + x * math::sigmoid(x) * (V(1) - t * t));
+  }
+};
+
+// GELU, exact (erf) or with the tanh approximation; `approximate` is checked
+// on the host, once per call, and the branch is uniform over all elements.
+template <class T>
+struct GELU {
+  static constexpr const char* name = "gelu";
+  static constexpr Saved kSaves = Saved::Input;
+  bool use_tanh;
+  explicit GELU(c10::string_view approximate);
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    if (use_tanh) {
+      V inner = V(kSqrt2OverPi) * (x + V(kKappa) * x * x * x);
+      return V(0.5) * x * (V(1) + math::tanh(inner));
+    }
+    return x * V(0.5) * (V(1) + math::erf(x * V(kSqrt1_2)));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    if (use_tanh) {
+      V x_sq = x * x;
+      V t = math::tanh(V(kSqrt2OverPi) * (x + V(kKappa) * x_sq * x));
+      V left_derivative = V(0.5) * (V(1) + t);
+      V right_derivative = V(0.5) * x * (V(1) - t * t) * V(kSqrt2OverPi) *
+                           (V(1) + V(3 * kKappa) * x_sq);
+      return g * (left_derivative + right_derivative);
+    }
+    V cdf = V(0.5) * (V(1) + math::erf(x * V(kSqrt1_2)));
+    V pdf = math::exp(V(-0.5) * x * x) * V(kInvSqrt2Pi);
+    return g * (cdf + x * pdf);
+  }
+  static constexpr T kSqrt1_2 = T(0.70710678118654752440);
+  static constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
+  static constexpr T kSqrt2OverPi = T(0.79788456080286535588);
+  static constexpr T kKappa = T(0.044715);
+};
+
+template <class T>
+struct Softplus {
+  static constexpr const char* name = "softplus";
+  static constexpr Saved kSaves = Saved::Input;
+  T beta, threshold;
+  Softplus(double beta_, double threshold_) : beta(T(beta_)), threshold(T(threshold_)) {}
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    V bx = x * V(beta);
+    return math::select(bx > V(threshold), x, math::log1p(math::exp(bx)) / V(beta));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    V bx = x * V(beta);
+    V z = math::exp(bx);
+    return math::select(bx > V(threshold), g, g * z / (z + V(1)));
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Channel-wise activations: one learnable value w per channel (or one in all)
+// ---------------------------------------------------------------------------
+
+template <class T>
+struct PReLU {
+  static constexpr const char* name = "prelu";
+  template <class V> C10_HOST_DEVICE V forward(V x, V w) const {
+    return math::select(x > V(0), x, w * x);
+  }
+  template <class V> C10_HOST_DEVICE V grad_input(V g, V x, V w) const {
+    return math::select(x > V(0), g, w * g);
+  }
+  template <class V> C10_HOST_DEVICE V grad_weight(V g, V x, V w) const {
+    return math::select(x > V(0), V(0), g * x);
+  }
+};
+
+// Swish with a learnable beta: x * sigmoid(beta * x).
+template <class T>
+struct SwishLearnable {
+  static constexpr const char* name = "swish_learnable";
+  template <class V> C10_HOST_DEVICE V forward(V x, V beta) const {
+    return x / (V(1) + math::exp(V(0) - beta * x));
+  }
+  template <class V> C10_HOST_DEVICE V grad_input(V g, V x, V beta) const {
+    V bx = beta * x;
+    V s = math::sigmoid(bx);
+    return g * s * (V(1) + bx * (V(1) - s));
+  }
+  template <class V> C10_HOST_DEVICE V grad_weight(V g, V x, V beta) const {
+    V s = math::sigmoid(beta * x);
+    return g * x * x * s * (V(1) - s);
+  }
+};
+
+template <class T>
+GELU<T>::GELU(c10::string_view approximate) : use_tanh(approximate == "tanh") {
+  TORCH_CHECK(approximate == "none" || approximate == "tanh",
+              "torch_activations.gelu: approximate must be 'none' or 'tanh', got '",
+              approximate, "'");
+}
+
+// Adapters that give the launchers one call shape: f(inputs...) -> output.
+template <class Op>
+struct Forward {
+  Op op;
+  template <class V> C10_HOST_DEVICE V operator()(V x) const { return op.forward(x); }
+};
+template <class Op>
+struct Backward {
+  Op op;
+  template <class V> C10_HOST_DEVICE V operator()(V g, V saved) const {
+    return op.backward(g, saved);
+  }
+};
+
+}  // namespace torch_activations

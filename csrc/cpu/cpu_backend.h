@@ -1,0 +1,363 @@
+// CPU kernels: at::vec::Vectorized lanes, parallel over at::parallel_for.
+//
+// This file is compiled once per instruction set (register_default.cpp,
+// register_avx2.cpp, register_avx512.cpp, each with its own -m flags and
+// CPU_CAPABILITY); the Python package loads the one the CPU supports, and that
+// library registers the CPU kernels. Everything lives in a namespace named
+// after the instruction set so the three builds never share a symbol.
+#pragma once
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <array>
+#include <limits>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../op_table.h"
+
+namespace torch_activations {
+namespace CPU_CAPABILITY {
+
+using at::vec::Vectorized;
+
+// Elements per task of at::parallel_for: large enough to amortise waking a
+// thread, small enough to split an 8M-element tensor into many tasks.
+constexpr int64_t kGrain = 32768;
+
+#define TA_DISPATCH_FLOATING(TYPE, NAME, ...) \
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
+
+// One step of every loop below: Vectorized<T>::size() elements of storage type
+// T, seen as kParts vectors of the compute type (two float vectors for half
+// and bfloat16, one vector otherwise). Loads and stores take a count so the
+// tail runs through the very same code.
+template <class T>
+struct Lanes {
+  using Acc = at::opmath_type<T>;
+  using VecAcc = Vectorized<Acc>;
+  static constexpr bool kReduced = !std::is_same_v<T, Acc>;
+  static constexpr int kParts = kReduced ? 2 : 1;
+  static constexpr int64_t kStep = Vectorized<T>::size();
+  static constexpr int64_t kPartSize = VecAcc::size();
+  using Vecs = std::array<VecAcc, kParts>;
+
+  static Vecs load(const T* p, int64_t count) {
+    auto v = count == kStep ? Vectorized<T>::loadu(p) : Vectorized<T>::loadu(p, count);
+    if constexpr (kReduced) {
+      auto [lo, hi] = at::vec::convert_to_float<T>(v);
+      return {lo, hi};
+    } else {
+      return {v};
+    }
+  }
+  static void store(T* p, const Vecs& r, int64_t count) {
+    Vectorized<T> v;
+    if constexpr (kReduced) {
+      v = at::vec::convert_from_float<T>(r[0], r[1]);
+    } else {
+      v = r[0];
+    }
+    if (count == kStep) v.store(p);
+    else v.store(p, count);
+  }
+  // Lanes past `count` replaced by `fill` (for reductions over a tail).
+  static VecAcc masked(const VecAcc& v, int part, int64_t count, Acc fill) {
+    const int64_t valid = count - part * kPartSize;
+    if (valid >= kPartSize) return v;
+    if (valid <= 0) return VecAcc(fill);
+    return VecAcc::set(VecAcc(fill), v, valid);
+  }
+};
+
+// out[i] = f(in[i]...) for i in [begin, end), one step at a time.
+template <class T, class F, class... In>
+inline void map_range(int64_t begin, int64_t end, const F& f, T* out, const In*... in) {
+  using L = Lanes<T>;
+  for (int64_t i = begin; i < end; i += L::kStep) {
+    const int64_t count = std::min(L::kStep, end - i);
+    std::array<typename L::Vecs, sizeof...(In)> v{L::load(in + i, count)...};
+    typename L::Vecs r;
+    for (int part = 0; part < L::kParts; ++part) {
+      r[part] = std::apply([&](const auto&... vi) { return f(vi[part]...); }, v);
+    }
+    L::store(out + i, r, count);
+  }
+}
+
+template <class T, class F, class... In>
+void map_parallel(int64_t n, const F& f, T* out, const In*... in) {
+  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
+    map_range(begin, end, f, out, in...);
+  });
+}
+
+// Horizontal reduction of one vector.
+template <class V, class R>
+inline typename V::value_type reduce_lanes(const V& v, R combine) {
+  std::array<typename V::value_type, V::size()> a;
+  v.store(a.data());
+  auto r = a[0];
+  for (size_t i = 1; i < a.size(); ++i) r = combine(r, a[i]);
+  return r;
+}
+
+struct CpuBackend {
+  template <template <class> class Op, class... P>
+  static void forward(const Tensor& x, const Tensor& out, P... p) {
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      const Forward<Op<Acc>> f{Op<Acc>(p...)};
+      map_parallel(x.numel(), f, out.data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>());
+    });
+  }
+
+  template <template <class> class Op, class... P>
+  static void backward(const Tensor& g, const Tensor& saved, const Tensor& out, P... p) {
+    TA_DISPATCH_FLOATING(g.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      const Backward<Op<Acc>> f{Op<Acc>(p...)};
+      map_parallel(g.numel(), f, out.data_ptr<scalar_t>(), g.const_data_ptr<scalar_t>(),
+                   saved.const_data_ptr<scalar_t>());
+    });
+  }
+
+  // Elements sharing a channel come in runs of `stride` consecutive offsets,
+  // so each run is a plain vector loop with the channel's weight broadcast.
+  template <template <class> class Op>
+  static void channelwise_forward(const Tensor& x, const Tensor& w, const Tensor& out,
+                                  int64_t stride, int64_t channels) {
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      const Op<Acc> op{};
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      const scalar_t* wp = w.const_data_ptr<scalar_t>();
+      scalar_t* yp = out.data_ptr<scalar_t>();
+      at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end;) {
+          const int64_t run = i / stride, run_end = std::min(end, (run + 1) * stride);
+          const Acc wc = Acc(wp[run % channels]);
+          map_range(i, run_end, [&](auto xv) { return op.forward(xv, decltype(xv)(wc)); }, yp, xp);
+          i = run_end;
+        }
+      });
+    });
+  }
+
+  // One pass: grad_x written, grad_w summed per task and channel, then added.
+  template <template <class> class Op>
+  static Tensor channelwise_backward(const Tensor& g, const Tensor& x, const Tensor& w,
+                                     const Tensor& grad_x, int64_t stride, int64_t channels) {
+    Tensor grad_w;
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using L = Lanes<scalar_t>;
+      using Acc = typename L::Acc;
+      const Op<Acc> op{};
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      const scalar_t* wp = w.const_data_ptr<scalar_t>();
+      scalar_t* gxp = grad_x.data_ptr<scalar_t>();
+      const int64_t n = x.numel();
+      const int64_t tasks = std::max<int64_t>(1, (n + kGrain - 1) / kGrain);
+      std::vector<double> partial(tasks * channels, 0.0);
+      at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
+        for (int64_t task = task_begin; task < task_end; ++task) {
+          const int64_t end = std::min(n, (task + 1) * kGrain);
+          for (int64_t i = task * kGrain; i < end;) {
+            const int64_t run = i / stride, run_end = std::min(end, (run + 1) * stride);
+            const int64_t c = run % channels;
+            const auto wv = typename L::VecAcc(Acc(wp[c]));
+            typename L::VecAcc sum(Acc(0));
+            for (; i < run_end; i += L::kStep) {
+              const int64_t count = std::min(L::kStep, run_end - i);
+              const auto gv = L::load(gp + i, count), xv = L::load(xp + i, count);
+              typename L::Vecs r;
+              for (int part = 0; part < L::kParts; ++part) {
+                r[part] = op.grad_input(gv[part], xv[part], wv);
+                sum = sum + L::masked(op.grad_weight(gv[part], xv[part], wv), part, count, Acc(0));
+              }
+              L::store(gxp + i, r, count);
+            }
+            partial[task * channels + c] +=
+                double(reduce_lanes(sum, [](Acc a, Acc b) { return a + b; }));
+          }
+        }
+      });
+      std::vector<double> total(channels, 0.0);
+      for (int64_t task = 0; task < tasks; ++task)
+        for (int64_t c = 0; c < channels; ++c) total[c] += partial[task * channels + c];
+      grad_w = at::empty({channels}, x.options().dtype(c10::CppTypeToScalarType<Acc>::value));
+      Acc* out = grad_w.data_ptr<Acc>();
+      for (int64_t c = 0; c < channels; ++c) out[c] = Acc(total[c]);
+    });
+    return grad_w;
+  }
+
+  // Softmax over rows (inner == 1: vectors along the row, then one horizontal
+  // reduction) or over columns (inner > 1: each lane is its own column, so
+  // vectors run across `inner` and the reduction needs no horizontal step).
+  static void softmax_forward(const Tensor& x, const Tensor& out, int64_t outer,
+                              int64_t dim_size, int64_t inner, bool log) {
+    TA_DISPATCH_FLOATING(x.scalar_type(), "softmax", [&] {
+      softmax_forward_impl(x.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), outer,
+                           dim_size, inner, log);
+    });
+  }
+
+  static void softmax_backward(const Tensor& g, const Tensor& y, const Tensor& grad_x,
+                               int64_t outer, int64_t dim_size, int64_t inner, bool log) {
+    TA_DISPATCH_FLOATING(g.scalar_type(), "softmax", [&] {
+      softmax_backward_impl(g.const_data_ptr<scalar_t>(), y.const_data_ptr<scalar_t>(),
+                            grad_x.data_ptr<scalar_t>(), outer, dim_size, inner, log);
+    });
+  }
+
+  // Each softmax line: `dim_size` elements `inner` apart, handled `lanes` at
+  // a time (one line per lane for columns; for rows one line, lanes along it).
+  template <class T>
+  static void softmax_forward_impl(const T* x, T* y, int64_t outer, int64_t dim_size,
+                                   int64_t inner, bool log) {
+    using L = Lanes<T>;
+    using Acc = typename L::Acc;
+    using VecAcc = typename L::VecAcc;
+    const Acc kNegInf = -std::numeric_limits<Acc>::infinity();
+    if (inner == 1) {
+      const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(dim_size, 1));
+      at::parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin; row < end; ++row) {
+          const T* xr = x + row * dim_size;
+          T* yr = y + row * dim_size;
+          VecAcc vmax(kNegInf);
+          for (int64_t i = 0; i < dim_size; i += L::kStep) {
+            const int64_t count = std::min(L::kStep, dim_size - i);
+            const auto v = L::load(xr + i, count);
+            for (int part = 0; part < L::kParts; ++part)
+              vmax = at::vec::maximum(vmax, L::masked(v[part], part, count, kNegInf));
+          }
+          const Acc max = reduce_lanes(vmax, [](Acc a, Acc b) { return a != a || a > b ? a : b; });
+          VecAcc vsum(Acc(0));
+          for (int64_t i = 0; i < dim_size; i += L::kStep) {
+            const int64_t count = std::min(L::kStep, dim_size - i);
+            const auto v = L::load(xr + i, count);
+            typename L::Vecs e;
+            for (int part = 0; part < L::kParts; ++part) {
+              e[part] = (v[part] - VecAcc(max)).exp();
+              vsum = vsum + L::masked(e[part], part, count, Acc(0));
+            }
+            if (!log && !L::kReduced) L::store(yr + i, e, count);  // reused below
+          }
+          const Acc sum = reduce_lanes(vsum, [](Acc a, Acc b) { return a + b; });
+          const Acc shift = max + std::log(sum), scale = Acc(1) / sum;
+          const T* src = (!log && !L::kReduced) ? yr : xr;
+          map_range(0, dim_size, [&](auto v) {
+            using V = decltype(v);
+            if (log) return v - V(shift);
+            if (L::kReduced) return (v - V(max)).exp() * V(scale);
+            return v * V(scale);
+          }, yr, src);
+        }
+      });
+      return;
+    }
+    // columns
+    const int64_t blocks = (inner + L::kStep - 1) / L::kStep;
+    const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(dim_size * L::kStep, 1));
+    at::parallel_for(0, outer * blocks, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t o = task / blocks, j = (task % blocks) * L::kStep;
+        const int64_t count = std::min(L::kStep, inner - j);
+        const T* xc = x + o * dim_size * inner + j;
+        T* yc = y + o * dim_size * inner + j;
+        typename L::Vecs vmax, vsum;
+        vmax.fill(VecAcc(kNegInf));
+        vsum.fill(VecAcc(Acc(0)));
+        for (int64_t d = 0; d < dim_size; ++d) {
+          const auto v = L::load(xc + d * inner, count);
+          for (int part = 0; part < L::kParts; ++part) vmax[part] = at::vec::maximum(vmax[part], v[part]);
+        }
+        for (int64_t d = 0; d < dim_size; ++d) {
+          const auto v = L::load(xc + d * inner, count);
+          for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + (v[part] - vmax[part]).exp();
+        }
+        typename L::Vecs shift, scale;
+        for (int part = 0; part < L::kParts; ++part) {
+          shift[part] = vmax[part] + vsum[part].log();
+          scale[part] = VecAcc(Acc(1)) / vsum[part];
+        }
+        for (int64_t d = 0; d < dim_size; ++d) {
+          const auto v = L::load(xc + d * inner, count);
+          typename L::Vecs r;
+          for (int part = 0; part < L::kParts; ++part)
+            r[part] = log ? v[part] - shift[part] : (v[part] - vmax[part]).exp() * scale[part];
+          L::store(yc + d * inner, r, count);
+        }
+      }
+    });
+  }
+
+  // softmax:     grad_x = y * (g - sum(g * y))
+  // log_softmax: grad_x = g - exp(y) * sum(g)
+  template <class T>
+  static void softmax_backward_impl(const T* g, const T* y, T* gx, int64_t outer,
+                                    int64_t dim_size, int64_t inner, bool log) {
+    using L = Lanes<T>;
+    using Acc = typename L::Acc;
+    using VecAcc = typename L::VecAcc;
+    auto term = [log](const VecAcc& gv, const VecAcc& yv) { return log ? gv : gv * yv; };
+    auto result = [log](const VecAcc& gv, const VecAcc& yv, const VecAcc& s) {
+      return log ? gv - yv.exp() * s : yv * (gv - s);
+    };
+    if (inner == 1) {
+      const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(dim_size, 1));
+      at::parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin; row < end; ++row) {
+          const int64_t off = row * dim_size;
+          VecAcc vsum(Acc(0));
+          for (int64_t i = 0; i < dim_size; i += L::kStep) {
+            const int64_t count = std::min(L::kStep, dim_size - i);
+            const auto gv = L::load(g + off + i, count), yv = L::load(y + off + i, count);
+            for (int part = 0; part < L::kParts; ++part)
+              vsum = vsum + L::masked(term(gv[part], yv[part]), part, count, Acc(0));
+          }
+          const VecAcc s(reduce_lanes(vsum, [](Acc a, Acc b) { return a + b; }));
+          map_range(0, dim_size, [&](auto gv, auto yv) { return result(gv, yv, s); }, gx + off,
+                    g + off, y + off);
+        }
+      });
+      return;
+    }
+    const int64_t blocks = (inner + L::kStep - 1) / L::kStep;
+    const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(dim_size * L::kStep, 1));
+    at::parallel_for(0, outer * blocks, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t o = task / blocks, j = (task % blocks) * L::kStep;
+        const int64_t count = std::min(L::kStep, inner - j);
+        const int64_t off = o * dim_size * inner + j;
+        typename L::Vecs vsum;
+        vsum.fill(VecAcc(Acc(0)));
+        for (int64_t d = 0; d < dim_size; ++d) {
+          const auto gv = L::load(g + off + d * inner, count), yv = L::load(y + off + d * inner, count);
+          for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + term(gv[part], yv[part]);
+        }
+        for (int64_t d = 0; d < dim_size; ++d) {
+          const auto gv = L::load(g + off + d * inner, count), yv = L::load(y + off + d * inner, count);
+          typename L::Vecs r;
+          for (int part = 0; part < L::kParts; ++part) r[part] = result(gv[part], yv[part], vsum[part]);
+          L::store(gx + off + d * inner, r, count);
+        }
+      }
+    });
+  }
+};
+
+}  // namespace CPU_CAPABILITY
+}  // namespace torch_activations
+
+TORCH_LIBRARY_IMPL(torch_activations, CPU, m) {
+  torch_activations::register_kernels<torch_activations::CPU_CAPABILITY::CpuBackend>(m);
+}

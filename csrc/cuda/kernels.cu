@@ -1,0 +1,427 @@
+// CUDA kernels: one pointwise launcher for every activation (128-bit vector
+// loads and stores, a scalar tail, 64-bit offsets, a grid sized to the GPU,
+// the current stream), a channel-wise pair (PReLU, learnable Swish) and
+// softmax row/column kernels. The math comes from activations.h.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+
+#include "../op_table.h"
+
+namespace torch_activations {
+namespace {
+
+#define TA_DISPATCH_FLOATING(TYPE, NAME, ...) \
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
+
+constexpr int kThreads = 256;
+constexpr int kUnroll = 4;  // 16-byte packs in flight per thread
+
+template <class T, int N>
+struct alignas(sizeof(T) * N) Pack {
+  T v[N];
+};
+
+template <class T, int N>
+struct Ptrs {
+  const T* p[N];
+};
+
+template <class F, class T, int V>
+__device__ __forceinline__ T apply_lane(const F& f, const Pack<T, V> (&in)[1], int j) {
+  using Acc = at::opmath_type<T>;
+  return T(f(Acc(in[0].v[j])));
+}
+template <class F, class T, int V>
+__device__ __forceinline__ T apply_lane(const F& f, const Pack<T, V> (&in)[2], int j) {
+  using Acc = at::opmath_type<T>;
+  return T(f(Acc(in[0].v[j]), Acc(in[1].v[j])));
+}
+
+// out[i] = f(in[0][i], ...) over n elements. kVec elements per pack (16 bytes
+// when every pointer is 16-byte aligned, else 1); each thread keeps kUnroll
+// packs in flight; the n % kVec tail goes to the first threads of block 0.
+template <int kVec, class T, int N, class F>
+__global__ void __launch_bounds__(kThreads)
+    pointwise_kernel(T* __restrict__ out, Ptrs<T, N> in, int64_t n, F f) {
+  using P = Pack<T, kVec>;
+  const int64_t n_packs = n / kVec;
+  const int64_t tile = int64_t(kThreads) * kUnroll;
+  for (int64_t base = int64_t(blockIdx.x) * tile; base < n_packs;
+       base += int64_t(gridDim.x) * tile) {
+    P src[kUnroll][N];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t p = base + u * kThreads + threadIdx.x;
+      if (p < n_packs) {
+#pragma unroll
+        for (int k = 0; k < N; ++k) src[u][k] = reinterpret_cast<const P*>(in.p[k])[p];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t p = base + u * kThreads + threadIdx.x;
+      if (p < n_packs) {
+        P dst;
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) dst.v[j] = apply_lane(f, src[u], j);
+        reinterpret_cast<P*>(out)[p] = dst;
+      }
+    }
+  }
+  if (kVec > 1 && blockIdx.x == 0 && threadIdx.x < n - n_packs * kVec) {
+    const int64_t i = n_packs * kVec + threadIdx.x;
+    Pack<T, 1> src[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) src[k].v[0] = in.p[k][i];
+    out[i] = apply_lane(f, src, 0);
+  }
+}
+
+int max_resident_blocks(int threads) {
+  const cudaDeviceProp* prop = at::cuda::getCurrentDeviceProperties();
+  return prop->multiProcessorCount * (prop->maxThreadsPerMultiProcessor / threads);
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <class T, class F, class... In>
+void launch_pointwise(int64_t n, const F& f, T* out, const In*... in) {
+  constexpr int N = sizeof...(In);
+  constexpr int kVec = 16 / sizeof(T);
+  const Ptrs<T, N> ptrs{{in...}};
+  const bool vectorize = aligned16(out) && (aligned16(in) && ...);
+  const int64_t work = vectorize ? n / kVec : n;
+  const int64_t tiles = (work + int64_t(kThreads) * kUnroll - 1) / (int64_t(kThreads) * kUnroll);
+  const int blocks = int(std::max<int64_t>(1, std::min<int64_t>(tiles, max_resident_blocks(kThreads))));
+  auto stream = at::cuda::getCurrentCUDAStream();
+  if (vectorize) {
+    pointwise_kernel<kVec><<<blocks, kThreads, 0, stream>>>(out, ptrs, n, f);
+  } else {
+    pointwise_kernel<1><<<blocks, kThreads, 0, stream>>>(out, ptrs, n, f);
+  }
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+// ------------------------------------------------------------ channel-wise
+
+template <class T, class Op>
+__global__ void channelwise_forward_kernel(const T* x, const T* w, T* y, int64_t n,
+                                           int64_t stride, int64_t channels, Op op) {
+  using Acc = at::opmath_type<T>;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = (i / stride) % channels;
+    y[i] = T(op.forward(Acc(x[i]), Acc(w[c])));
+  }
+}
+
+// Channels up to this count are summed in shared memory first.
+constexpr int64_t kSharedChannels = 4096;
+
+template <class T, class Op>
+__global__ void channelwise_backward_kernel(const T* g, const T* x, const T* w, T* gx,
+                                            at::opmath_type<T>* gw, int64_t n, int64_t stride,
+                                            int64_t channels, Op op) {
+  using Acc = at::opmath_type<T>;
+  extern __shared__ unsigned char shared_bytes[];
+  Acc* block_sum = reinterpret_cast<Acc*>(shared_bytes);
+  const bool use_shared = channels <= kSharedChannels;
+  if (use_shared) {
+    for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) block_sum[c] = Acc(0);
+    __syncthreads();
+  }
+  auto flush = [&](int64_t c, Acc v) {
+    atomicAdd(use_shared ? &block_sum[c] : &gw[c], v);
+  };
+  // A thread's running sum is flushed only when its channel changes.
+  int64_t run_channel = -1;
+  Acc run_sum = Acc(0);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = (i / stride) % channels;
+    const Acc gv = Acc(g[i]), xv = Acc(x[i]), wv = Acc(w[c]);
+    gx[i] = T(op.grad_input(gv, xv, wv));
+    if (c != run_channel) {
+      if (run_channel >= 0) flush(run_channel, run_sum);
+      run_channel = c;
+      run_sum = Acc(0);
+    }
+    run_sum += op.grad_weight(gv, xv, wv);
+  }
+  if (run_channel >= 0) flush(run_channel, run_sum);
+  if (use_shared) {
+    __syncthreads();
+    for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) atomicAdd(&gw[c], block_sum[c]);
+  }
+}
+
+// ----------------------------------------------------------------- softmax
+
+// Running max and sum of exp(x - max), combined in any order.
+template <class Acc>
+struct MaxSum {
+  Acc max, sum;
+};
+
+template <class Acc>
+__device__ __forceinline__ void online_add(MaxSum<Acc>& a, Acc v) {
+  if (v > a.max) {
+    // exp(v - v) rather than 1, so an infinite maximum gives NaN as in torch
+    a.sum = a.sum * math::exp(a.max - v) + math::exp(v - v);
+    a.max = v;
+  } else {
+    a.sum += math::exp(v - a.max);
+  }
+}
+
+template <class Acc>
+__device__ __forceinline__ MaxSum<Acc> combine(MaxSum<Acc> a, MaxSum<Acc> b) {
+  const Acc m = (a.max != a.max || a.max > b.max) ? a.max : b.max;
+  const Acc sa = a.sum == Acc(0) ? Acc(0) : a.sum * math::exp(a.max - m);
+  const Acc sb = b.sum == Acc(0) ? Acc(0) : b.sum * math::exp(b.max - m);
+  return {m, sa + sb};
+}
+
+// Warp shuffles of a sum or of a MaxSum pair: xor (butterfly) or from one lane.
+template <class Acc>
+__device__ __forceinline__ Acc shfl(Acc a, int lane, bool xor_mode) {
+  return xor_mode ? __shfl_xor_sync(0xffffffff, a, lane) : __shfl_sync(0xffffffff, a, lane);
+}
+template <class Acc>
+__device__ __forceinline__ MaxSum<Acc> shfl(MaxSum<Acc> a, int lane, bool xor_mode) {
+  return {shfl(a.max, lane, xor_mode), shfl(a.sum, lane, xor_mode)};
+}
+template <class Acc>
+__device__ __forceinline__ MaxSum<Acc> combine(MaxSum<Acc> a, MaxSum<Acc> b, int) {
+  return combine(a, b);
+}
+template <class Acc>
+__device__ __forceinline__ Acc combine(Acc a, Acc b, int) {
+  return a + b;
+}
+
+// Reduction over the block (blockDim.x a multiple of 32, at most 1024); every
+// thread gets the result. `shared` holds 32 values.
+template <class R>
+__device__ R block_reduce(R v, R* shared) {
+#pragma unroll
+  for (int m = 16; m > 0; m /= 2) v = combine(v, shfl(v, m, true), 0);
+  const int warps = blockDim.x / 32, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (warps == 1) return v;
+  __syncthreads();  // `shared` may still be read from the previous row
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  v = shared[lane < warps ? lane : 0];
+#pragma unroll
+  for (int m = 16; m > 0; m /= 2) {
+    const R other = shfl(v, m, true);
+    if ((lane ^ m) < warps && lane < warps) v = combine(v, other, 0);
+  }
+  return shfl(v, 0, false);
+}
+
+template <class T, bool kLog>
+__global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t dim_size) {
+  using Acc = at::opmath_type<T>;
+  __shared__ MaxSum<Acc> shared[32];
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* xr = x + row * dim_size;
+    T* yr = y + row * dim_size;
+    MaxSum<Acc> ms{-std::numeric_limits<Acc>::infinity(), Acc(0)};
+    for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x) online_add(ms, Acc(xr[i]));
+    ms = block_reduce(ms, shared);
+    const Acc shift = ms.max + math::log(ms.sum), scale = Acc(1) / ms.sum;
+    for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x) {
+      const Acc v = Acc(xr[i]);
+      yr[i] = T(kLog ? v - shift : math::exp(v - ms.max) * scale);
+    }
+  }
+}
+
+// One thread per column (outer, inner): neighbouring threads read neighbouring
+// memory at every step along the softmax dimension.
+template <class T, bool kLog>
+__global__ void softmax_columns_kernel(const T* x, T* y, int64_t outer, int64_t dim_size,
+                                       int64_t inner) {
+  using Acc = at::opmath_type<T>;
+  for (int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; col < outer * inner;
+       col += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t base = (col / inner) * dim_size * inner + col % inner;
+    MaxSum<Acc> ms{-std::numeric_limits<Acc>::infinity(), Acc(0)};
+    for (int64_t d = 0; d < dim_size; ++d) online_add(ms, Acc(x[base + d * inner]));
+    const Acc shift = ms.max + math::log(ms.sum), scale = Acc(1) / ms.sum;
+    for (int64_t d = 0; d < dim_size; ++d) {
+      const Acc v = Acc(x[base + d * inner]);
+      y[base + d * inner] = T(kLog ? v - shift : math::exp(v - ms.max) * scale);
+    }
+  }
+}
+
+// softmax: gx = y * (g - sum(g * y));  log_softmax: gx = g - exp(y) * sum(g)
+template <class T, bool kLog>
+__global__ void softmax_backward_rows_kernel(const T* g, const T* y, T* gx, int64_t rows,
+                                             int64_t dim_size) {
+  using Acc = at::opmath_type<T>;
+  __shared__ Acc shared[32];
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const int64_t off = row * dim_size;
+    Acc s = Acc(0);
+    for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x)
+      s += kLog ? Acc(g[off + i]) : Acc(g[off + i]) * Acc(y[off + i]);
+    s = block_reduce(s, shared);
+    for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x) {
+      const Acc gv = Acc(g[off + i]), yv = Acc(y[off + i]);
+      gx[off + i] = T(kLog ? gv - math::exp(yv) * s : yv * (gv - s));
+    }
+  }
+}
+
+template <class T, bool kLog>
+__global__ void softmax_backward_columns_kernel(const T* g, const T* y, T* gx, int64_t outer,
+                                                int64_t dim_size, int64_t inner) {
+  using Acc = at::opmath_type<T>;
+  for (int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; col < outer * inner;
+       col += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t base = (col / inner) * dim_size * inner + col % inner;
+    Acc s = Acc(0);
+    for (int64_t d = 0; d < dim_size; ++d) {
+      const int64_t i = base + d * inner;
+      s += kLog ? Acc(g[i]) : Acc(g[i]) * Acc(y[i]);
+    }
+    for (int64_t d = 0; d < dim_size; ++d) {
+      const int64_t i = base + d * inner;
+      const Acc gv = Acc(g[i]), yv = Acc(y[i]);
+      gx[i] = T(kLog ? gv - math::exp(yv) * s : yv * (gv - s));
+    }
+  }
+}
+
+// Threads per row: about 8 elements each, a multiple of 32, at most 1024.
+int row_threads(int64_t dim_size) {
+  int threads = 32;
+  while (threads < 1024 && threads * 8 < dim_size) threads *= 2;
+  return threads;
+}
+
+int grid_for(int64_t work, int threads) {
+  return int(std::max<int64_t>(1, std::min<int64_t>((work + threads - 1) / threads,
+                                                    max_resident_blocks(threads))));
+}
+
+}  // namespace
+
+struct CudaBackend {
+  template <template <class> class Op, class... P>
+  static void forward(const Tensor& x, const Tensor& out, P... p) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      launch_pointwise(x.numel(), Forward<Op<Acc>>{Op<Acc>(p...)}, out.data_ptr<scalar_t>(),
+                       x.const_data_ptr<scalar_t>());
+    });
+  }
+
+  template <template <class> class Op, class... P>
+  static void backward(const Tensor& g, const Tensor& saved, const Tensor& out, P... p) {
+    const c10::cuda::CUDAGuard guard(g.device());
+    TA_DISPATCH_FLOATING(g.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      launch_pointwise(g.numel(), Backward<Op<Acc>>{Op<Acc>(p...)}, out.data_ptr<scalar_t>(),
+                       g.const_data_ptr<scalar_t>(), saved.const_data_ptr<scalar_t>());
+    });
+  }
+
+  template <template <class> class Op>
+  static void channelwise_forward(const Tensor& x, const Tensor& w, const Tensor& out,
+                                  int64_t stride, int64_t channels) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      const int64_t n = x.numel();
+      channelwise_forward_kernel<<<grid_for(n, kThreads), kThreads, 0,
+                                   at::cuda::getCurrentCUDAStream()>>>(
+          x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
+          n, stride, channels, Op<Acc>{});
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  template <template <class> class Op>
+  static Tensor channelwise_backward(const Tensor& g, const Tensor& x, const Tensor& w,
+                                     const Tensor& grad_x, int64_t stride, int64_t channels) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    Tensor grad_w;
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      grad_w = at::zeros({channels}, x.options().dtype(c10::CppTypeToScalarType<Acc>::value));
+      const int64_t n = x.numel();
+      const size_t shared = channels <= kSharedChannels ? channels * sizeof(Acc) : 0;
+      channelwise_backward_kernel<<<grid_for(n, kThreads), kThreads, shared,
+                                    at::cuda::getCurrentCUDAStream()>>>(
+          g.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(),
+          w.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(), grad_w.data_ptr<Acc>(), n,
+          stride, channels, Op<Acc>{});
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+    return grad_w;
+  }
+
+  static void softmax_forward(const Tensor& x, const Tensor& out, int64_t outer,
+                              int64_t dim_size, int64_t inner, bool log) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    auto stream = at::cuda::getCurrentCUDAStream();
+    TA_DISPATCH_FLOATING(x.scalar_type(), "softmax", [&] {
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      scalar_t* yp = out.data_ptr<scalar_t>();
+      if (inner == 1) {
+        const int threads = row_threads(dim_size);
+        const int blocks = int(std::min<int64_t>(outer, max_resident_blocks(threads)));
+        if (log) softmax_rows_kernel<scalar_t, true><<<blocks, threads, 0, stream>>>(xp, yp, outer, dim_size);
+        else softmax_rows_kernel<scalar_t, false><<<blocks, threads, 0, stream>>>(xp, yp, outer, dim_size);
+      } else {
+        const int blocks = grid_for(outer * inner, kThreads);
+        if (log) softmax_columns_kernel<scalar_t, true><<<blocks, kThreads, 0, stream>>>(xp, yp, outer, dim_size, inner);
+        else softmax_columns_kernel<scalar_t, false><<<blocks, kThreads, 0, stream>>>(xp, yp, outer, dim_size, inner);
+      }
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  static void softmax_backward(const Tensor& g, const Tensor& y, const Tensor& grad_x,
+                               int64_t outer, int64_t dim_size, int64_t inner, bool log) {
+    const c10::cuda::CUDAGuard guard(g.device());
+    auto stream = at::cuda::getCurrentCUDAStream();
+    TA_DISPATCH_FLOATING(g.scalar_type(), "softmax", [&] {
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      const scalar_t* yp = y.const_data_ptr<scalar_t>();
+      scalar_t* gxp = grad_x.data_ptr<scalar_t>();
+      if (inner == 1) {
+        const int threads = row_threads(dim_size);
+        const int blocks = int(std::min<int64_t>(outer, max_resident_blocks(threads)));
+        if (log) softmax_backward_rows_kernel<scalar_t, true><<<blocks, threads, 0, stream>>>(gp, yp, gxp, outer, dim_size);
+        else softmax_backward_rows_kernel<scalar_t, false><<<blocks, threads, 0, stream>>>(gp, yp, gxp, outer, dim_size);
+      } else {
+        const int blocks = grid_for(outer * inner, kThreads);
+        if (log) softmax_backward_columns_kernel<scalar_t, true><<<blocks, kThreads, 0, stream>>>(gp, yp, gxp, outer, dim_size, inner);
+        else softmax_backward_columns_kernel<scalar_t, false><<<blocks, kThreads, 0, stream>>>(gp, yp, gxp, outer, dim_size, inner);
+      }
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+};
+
+}  // namespace torch_activations
+
+TORCH_LIBRARY_IMPL(torch_activations, CUDA, m) {
+  torch_activations::register_kernels<torch_activations::CudaBackend>(m);
+}

@@ -1,0 +1,16 @@
+"""torch-activations: activation functions as PyTorch custom ops with fused
+forward and backward kernels for CPU (SIMD, per instruction set) and CUDA.
+
+    import torch_activations as ta
+    y = ta.functional.gelu(x)            # like torch.nn.functional.gelu
+    m = ta.nn.GELU()                      # drop-in for torch.nn.GELU
+    torch.ops.torch_activations.gelu(x, "none")   # the custom op itself
+"""
+
+from . import _library
+from . import _ops  # noqa: F401  (fake kernels and autograd)
+from . import functional, nn, registry
+from ._library import CPU_ISA, HAS_CUDA_KERNELS, SUPPORTED_CPU_ISAS
+
+__version__ = "0.1.0"
+__all__ = ["functional", "nn", "registry", "CPU_ISA", "SUPPORTED_CPU_ISAS", "HAS_CUDA_KERNELS"]

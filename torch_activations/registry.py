@@ -1,0 +1,246 @@
+"""The one table of activations. Modules, functional wrappers, autograd
+registration, tests, benchmarks and the README table are all driven from it.
+
+Each entry names the op, its parameters (names and defaults as in
+torch.nn.functional), a reference expression in plain PyTorch, the torch twin,
+what backward saves and, for pointwise ops, the second derivative used by
+double backward.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+POINTWISE, CHANNELWISE, SOFTMAX = "pointwise", "channelwise", "softmax"
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_KAPPA = 0.044715
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str  # op name in torch.ops.torch_activations and in torch_activations.functional
+    module: str  # class name in torch_activations.nn
+    kind: str  # POINTWISE, CHANNELWISE or SOFTMAX
+    params: tuple = ()  # (name, default) of the op's parameters after the input
+    reference: Callable = None  # reference(x, *params) in plain PyTorch
+    torch_functional: Optional[Callable] = None  # twin in torch (None: none exists)
+    torch_module: Optional[type] = None
+    saves: str = "input"  # what backward needs: "input" or "output"
+    # d/d(saved) of the backward factor (grad_x = grad * factor(saved)); pointwise only
+    second: Optional[Callable] = None
+    inplace: bool = False  # functional and module take inplace=
+    kinks: tuple = ()  # inputs where the derivative jumps (tested exactly, never differentiated numerically)
+    notes: str = ""
+
+    @property
+    def param_names(self):
+        return tuple(p for p, _ in self.params)
+
+    @property
+    def defaults(self):
+        return tuple(d for _, d in self.params)
+
+
+def _zero(saved, *params):
+    return torch.zeros_like(saved)
+
+
+def _prelu_reference(x, weight):
+    return torch.where(x > 0, x, broadcast_weight(weight, x) * x)
+
+
+def broadcast_weight(weight, x):
+    """A PReLU weight of 1 or C elements shaped to broadcast over x (C = dim 1)."""
+    if weight.numel() == 1:
+        return weight.reshape(())
+    shape = [1] * x.dim()
+    shape[1] = weight.numel()
+    return weight.reshape(shape)
+
+
+def _gelu_reference(x, approximate):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + torch.tanh(_SQRT_2_OVER_PI * (x + _KAPPA * x**3)))
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))
+
+
+def _gelu_second(x, approximate):
+    if approximate == "tanh":
+        du = _SQRT_2_OVER_PI * (1 + 3 * _KAPPA * x * x)
+        d2u = 6 * _SQRT_2_OVER_PI * _KAPPA * x
+        t = torch.tanh(_SQRT_2_OVER_PI * (x + _KAPPA * x**3))
+        return (1 - t * t) * (du + 0.5 * x * (d2u - 2 * t * du * du))
+    return torch.exp(-0.5 * x * x) * _INV_SQRT_2PI * (2 - x * x)
+
+
+def _swish_second(x, beta):
+    s = torch.sigmoid(beta * x)
+    return beta * s * (1 - s) * (2 + beta * x * (1 - 2 * s))
+
+
+def _mish_second(x):
+    s = torch.sigmoid(x)
+    t = torch.tanh(F.softplus(x))
+    return (1 - t * t) * (2 * s + x * s * (1 - s) - 2 * x * s * s * t)
+
+
+def _softplus_reference(x, beta, threshold):
+    return torch.where(x * beta > threshold, x, torch.log1p(torch.exp(x * beta)) / beta)
+
+
+def _softplus_second(x, beta, threshold):
+    s = torch.sigmoid(beta * x)
+    return torch.where(x * beta > threshold, torch.zeros_like(x), beta * s * (1 - s))
+
+
+def _elu_second(alpha, scale, input_scale):
+    def second(x):
+        return torch.where(x <= 0, alpha * scale * input_scale**2 * torch.exp(x * input_scale), torch.zeros_like(x))
+
+    return second
+
+
+def _elu_reference(x, alpha, scale=1.0, input_scale=1.0):
+    return torch.where(x > 0, scale * x, alpha * scale * torch.expm1(x * input_scale))
+
+
+def _hardtanh_like(x, hi):
+    # x clipped to [0, hi], gradient 1 strictly inside, 0 at and beyond the ends
+    return torch.where(x <= 0, torch.zeros_like(x), torch.where(x >= hi, torch.full_like(x, hi), x))
+
+
+ACTIVATIONS = (
+    Activation(
+        "relu", "ReLU", POINTWISE,
+        reference=lambda x: torch.where(x > 0, x, torch.zeros_like(x)),
+        torch_functional=F.relu, torch_module=torch.nn.ReLU,
+        saves="output", second=_zero, inplace=True, kinks=(0.0,),
+    ),
+    Activation(
+        "leaky_relu", "LeakyReLU", POINTWISE, params=(("negative_slope", 0.01),),
+        reference=lambda x, slope: torch.where(x > 0, x, x * slope),
+        torch_functional=F.leaky_relu, torch_module=torch.nn.LeakyReLU,
+        second=_zero, inplace=True, kinks=(0.0,),
+    ),
+    Activation(
+        "relu6", "ReLU6", POINTWISE,
+        reference=lambda x: _hardtanh_like(x, 6.0),
+        torch_functional=F.relu6, torch_module=torch.nn.ReLU6,
+        saves="output", second=_zero, inplace=True, kinks=(0.0, 6.0),
+    ),
+    Activation(
+        "leaky_relu6", "LeakyReLU6", POINTWISE, params=(("negative_slope", 0.01),),
+        reference=lambda x, slope: torch.where(x < 0, x * slope, x.clamp(max=6.0)),
+        second=_zero, inplace=True, kinks=(0.0, 6.0),
+        notes="slope*x below 0, x on [0, 6], 6 above; no framework ships it",
+    ),
+    Activation(
+        "elu", "ELU", POINTWISE, params=(("alpha", 1.0),),
+        reference=lambda x, alpha: _elu_reference(x, alpha),
+        torch_functional=F.elu, torch_module=torch.nn.ELU,
+        second=lambda x, alpha: _elu_second(alpha, 1.0, 1.0)(x), inplace=True, kinks=(0.0,),
+    ),
+    Activation(
+        "selu", "SELU", POINTWISE,
+        reference=lambda x: _elu_reference(x, SELU_ALPHA, SELU_SCALE),
+        torch_functional=F.selu, torch_module=torch.nn.SELU,
+        second=_elu_second(SELU_ALPHA, SELU_SCALE, 1.0), inplace=True, kinks=(0.0,),
+    ),
+    Activation(
+        "celu", "CELU", POINTWISE, params=(("alpha", 1.0),),
+        reference=lambda x, alpha: _elu_reference(x, alpha, 1.0, 1.0 / alpha),
+        torch_functional=F.celu, torch_module=torch.nn.CELU,
+        second=lambda x, alpha: _elu_second(alpha, 1.0, 1.0 / alpha)(x), inplace=True,
+    ),
+    Activation(
+        "sigmoid", "Sigmoid", POINTWISE,
+        reference=lambda x: 1 / (1 + torch.exp(-x)),
+        torch_functional=torch.sigmoid, torch_module=torch.nn.Sigmoid,
+        saves="output", second=lambda y: 1 - 2 * y,
+    ),
+    Activation(
+        "tanh", "Tanh", POINTWISE,
+        reference=lambda x: torch.tanh(x),
+        torch_functional=torch.tanh, torch_module=torch.nn.Tanh,
+        saves="output", second=lambda y: -2 * y,
+    ),
+    Activation(
+        "silu", "SiLU", POINTWISE,
+        reference=lambda x: x * torch.sigmoid(x),
+        torch_functional=F.silu, torch_module=torch.nn.SiLU,
+        second=lambda x: _swish_second(x, 1.0), inplace=True,
+    ),
+    Activation(
+        "swish", "Swish", POINTWISE, params=(("beta", 1.0),),
+        reference=lambda x, beta: x * torch.sigmoid(beta * x),
+        second=_swish_second,
+        notes="x * sigmoid(beta * x); nn.Swish(learnable=True) uses swish_learnable",
+    ),
+    Activation(
+        "hardswish", "Hardswish", POINTWISE,
+        reference=lambda x: x * (x + 3).clamp(0, 6) / 6,
+        torch_functional=F.hardswish, torch_module=torch.nn.Hardswish,
+        second=lambda x: torch.where((x >= -3) & (x <= 3), torch.full_like(x, 1 / 3), torch.zeros_like(x)),
+        inplace=True, kinks=(-3.0, 3.0),
+    ),
+    Activation(
+        "hardsigmoid", "Hardsigmoid", POINTWISE,
+        reference=lambda x: torch.where(x <= -3, torch.zeros_like(x), torch.where(x >= 3, torch.ones_like(x), x / 6 + 0.5)),
+        torch_functional=F.hardsigmoid, torch_module=torch.nn.Hardsigmoid,
+        second=_zero, inplace=True, kinks=(-3.0, 3.0),
+    ),
+    Activation(
+        "mish", "Mish", POINTWISE,
+        reference=lambda x: x * torch.tanh(torch.log1p(torch.exp(x))),
+        torch_functional=F.mish, torch_module=torch.nn.Mish,
+        second=_mish_second, inplace=True,
+    ),
+    Activation(
+        "gelu", "GELU", POINTWISE, params=(("approximate", "none"),),
+        reference=_gelu_reference,
+        torch_functional=F.gelu, torch_module=torch.nn.GELU,
+        second=_gelu_second,
+    ),
+    Activation(
+        "softplus", "Softplus", POINTWISE, params=(("beta", 1.0), ("threshold", 20.0)),
+        reference=_softplus_reference,
+        torch_functional=F.softplus, torch_module=torch.nn.Softplus,
+        second=_softplus_second,
+    ),
+    Activation(
+        "prelu", "PReLU", CHANNELWISE,
+        reference=_prelu_reference,
+        torch_functional=F.prelu, torch_module=torch.nn.PReLU, kinks=(0.0,),
+        notes="weight of 1 or C elements (C = dim 1); weight gradient from a fused reduction",
+    ),
+    Activation(
+        "swish_learnable", "Swish", CHANNELWISE,
+        reference=lambda x, beta: x * torch.sigmoid(beta.reshape(()) * x),
+        notes="Swish(learnable=True): beta is a parameter; its gradient from a fused reduction",
+    ),
+    Activation(
+        "softmax", "Softmax", SOFTMAX, params=(("dim", None),),
+        reference=lambda x, dim: torch.exp(x - x.amax(dim, keepdim=True))
+        / torch.exp(x - x.amax(dim, keepdim=True)).sum(dim, keepdim=True),
+        torch_functional=F.softmax, torch_module=torch.nn.Softmax, saves="output",
+    ),
+    Activation(
+        "log_softmax", "LogSoftmax", SOFTMAX, params=(("dim", None),),
+        reference=lambda x, dim: (x - x.amax(dim, keepdim=True))
+        - torch.log(torch.exp(x - x.amax(dim, keepdim=True)).sum(dim, keepdim=True)),
+        torch_functional=F.log_softmax, torch_module=torch.nn.LogSoftmax, saves="output",
+    ),
+)
+
+BY_NAME = {a.name: a for a in ACTIVATIONS}
+
+
+def get(name: str) -> Activation:
+    return BY_NAME[name]

@@ -23,6 +23,7 @@ from pathlib import Path
 from setuptools import setup
 
 ROOT = Path(__file__).parent.resolve()
+HEADERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").rglob("*.h"))
 
 
 def _find_cuda_home():
@@ -80,8 +81,9 @@ def _main_extension():
             sources + ["csrc/cuda/kernels.cu"],
             extra_compile_args={"cxx": CXX_FLAGS, "nvcc": NVCC_FLAGS},
             include_dirs=[str(Path(cuda_home) / "include")] + _extra_cuda_includes(),
+            depends=HEADERS,
         )
-    return CppExtension("torch_activations._C", sources, extra_compile_args=CXX_FLAGS)
+    return CppExtension("torch_activations._C", sources, extra_compile_args=CXX_FLAGS, depends=HEADERS)
 
 
 # One CPU library per instruction set, as ATen builds its own kernels.
@@ -100,13 +102,16 @@ cpu_extensions = [
         [f"csrc/cpu/register_{isa}.cpp"],
         extra_compile_args=CXX_FLAGS + flags,
         extra_link_args=LINK_FLAGS,
+        depends=HEADERS,
     )
     for isa, flags in isas.items()
 ]
 
 
 class ParallelBuildExtension(BuildExtension):
-    """Builds the libraries side by side (they are independent)."""
+    """Builds the libraries side by side (they are independent). Without ninja:
+    parallel ninja builds would share one build.ninja; `depends` below makes
+    a header change rebuild what includes it."""
 
     def finalize_options(self):
         super().finalize_options()

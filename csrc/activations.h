@@ -230,8 +230,8 @@ struct Hardswish {
     return x * math::clamp(x + V(3), V(0), V(6)) / V(6);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::select(x < V(-3), V(0),
-                        math::select(x <= V(3), g * (x / V(3) + V(0.5)), g));
+    return math::select(x <= V(-3), V(0),
+                        math::select(x < V(3), g * (x / V(3) + V(0.5)), g));
   }
 };
 

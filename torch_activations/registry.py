@@ -91,8 +91,18 @@ def _mish_second(x):
     return (1 - t * t) * (2 * s + x * s * (1 - s) - 2 * x * s * s * t)
 
 
-def _softplus_reference(x, beta, threshold):
-    return torch.where(x * beta > threshold, x, torch.log1p(torch.exp(x * beta)) / beta)
+# The references guard every branch that torch.where discards, so that an
+# overflow there (exp(1e4) = inf) cannot turn its zero gradient into NaN.
+
+
+def _sigmoid_reference(x):
+    e = torch.exp(torch.where(x >= 0, -x, x))  # exp(-|x|), with a derivative at 0
+    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softplus_reference(x, beta=1.0, threshold=20.0):
+    linear = x * beta > threshold
+    return torch.where(linear, x, torch.log1p(torch.exp(torch.where(linear, 0.0, x) * beta)) / beta)
 
 
 def _softplus_second(x, beta, threshold):
@@ -108,7 +118,8 @@ def _elu_second(alpha, scale, input_scale):
 
 
 def _elu_reference(x, alpha, scale=1.0, input_scale=1.0):
-    return torch.where(x > 0, scale * x, alpha * scale * torch.expm1(x * input_scale))
+    negative = torch.where(x > 0, 0.0, x)
+    return torch.where(x > 0, scale * x, alpha * scale * torch.expm1(negative * input_scale))
 
 
 def _hardtanh_like(x, hi):
@@ -137,7 +148,7 @@ ACTIVATIONS = (
     ),
     Activation(
         "leaky_relu6", "LeakyReLU6", POINTWISE, params=(("negative_slope", 0.01),),
-        reference=lambda x, slope: torch.where(x < 0, x * slope, x.clamp(max=6.0)),
+        reference=lambda x, slope: torch.where(x < 0, x * slope, torch.where(x > 6, torch.full_like(x, 6.0), x)),
         second=_zero, inplace=True, kinks=(0.0, 6.0),
         notes="slope*x below 0, x on [0, 6], 6 above; no framework ships it",
     ),
@@ -161,7 +172,7 @@ ACTIVATIONS = (
     ),
     Activation(
         "sigmoid", "Sigmoid", POINTWISE,
-        reference=lambda x: 1 / (1 + torch.exp(-x)),
+        reference=_sigmoid_reference,
         torch_functional=torch.sigmoid, torch_module=torch.nn.Sigmoid,
         saves="output", second=lambda y: 1 - 2 * y,
     ),
@@ -173,21 +184,21 @@ ACTIVATIONS = (
     ),
     Activation(
         "silu", "SiLU", POINTWISE,
-        reference=lambda x: x * torch.sigmoid(x),
+        reference=lambda x: x * _sigmoid_reference(x),
         torch_functional=F.silu, torch_module=torch.nn.SiLU,
         second=lambda x: _swish_second(x, 1.0), inplace=True,
     ),
     Activation(
         "swish", "Swish", POINTWISE, params=(("beta", 1.0),),
-        reference=lambda x, beta: x * torch.sigmoid(beta * x),
+        reference=lambda x, beta: x * _sigmoid_reference(beta * x),
         second=_swish_second,
         notes="x * sigmoid(beta * x); nn.Swish(learnable=True) uses swish_learnable",
     ),
     Activation(
         "hardswish", "Hardswish", POINTWISE,
-        reference=lambda x: x * (x + 3).clamp(0, 6) / 6,
+        reference=lambda x: torch.where(x <= -3, 0.0, torch.where(x < 3, x * (x + 3) / 6, x)),
         torch_functional=F.hardswish, torch_module=torch.nn.Hardswish,
-        second=lambda x: torch.where((x >= -3) & (x <= 3), torch.full_like(x, 1 / 3), torch.zeros_like(x)),
+        second=lambda x: torch.where((x > -3) & (x < 3), torch.full_like(x, 1 / 3), torch.zeros_like(x)),
         inplace=True, kinks=(-3.0, 3.0),
     ),
     Activation(
@@ -198,7 +209,7 @@ ACTIVATIONS = (
     ),
     Activation(
         "mish", "Mish", POINTWISE,
-        reference=lambda x: x * torch.tanh(torch.log1p(torch.exp(x))),
+        reference=lambda x: x * torch.tanh(_softplus_reference(x)),
         torch_functional=F.mish, torch_module=torch.nn.Mish,
         second=_mish_second, inplace=True,
     ),
@@ -222,7 +233,7 @@ ACTIVATIONS = (
     ),
     Activation(
         "swish_learnable", "Swish", CHANNELWISE,
-        reference=lambda x, beta: x * torch.sigmoid(beta.reshape(()) * x),
+        reference=lambda x, beta: x * _sigmoid_reference(beta.reshape(()) * x),
         notes="Swish(learnable=True): beta is a parameter; its gradient from a fused reduction",
     ),
     Activation(

@@ -173,18 +173,19 @@ struct CpuBackend {
             const int64_t c = run % channels;
             const auto wv = typename L::VecAcc(Acc(wp[c]));
             typename L::VecAcc sum(Acc(0));
-            for (; i < run_end; i += L::kStep) {
-              const int64_t count = std::min(L::kStep, run_end - i);
-              const auto gv = L::load(gp + i, count), xv = L::load(xp + i, count);
+            for (int64_t j = i; j < run_end; j += L::kStep) {
+              const int64_t count = std::min(L::kStep, run_end - j);
+              const auto gv = L::load(gp + j, count), xv = L::load(xp + j, count);
               typename L::Vecs r;
               for (int part = 0; part < L::kParts; ++part) {
                 r[part] = op.grad_input(gv[part], xv[part], wv);
                 sum = sum + L::masked(op.grad_weight(gv[part], xv[part], wv), part, count, Acc(0));
               }
-              L::store(gxp + i, r, count);
+              L::store(gxp + j, r, count);
             }
             partial[task * channels + c] +=
                 double(reduce_lanes(sum, [](Acc a, Acc b) { return a + b; }));
+            i = run_end;
           }
         }
       });

@@ -14,7 +14,7 @@ python3 -c "import torch_activations as ta; print('cpu isa', ta.CPU_ISA, 'cuda k
 rc=0
 for step in "$@"; do
   case $step in
-    tests) python3 -m pytest tests -q -p no:cacheprovider -x --maxfail=30 2>&1 | tee "$out/tests.log" | tail -40; rc=$(( rc | ${PIPESTATUS[0]} )) ;;
+    tests) python3 -m pytest tests -q -p no:cacheprovider --maxfail=30 2>&1 | tee "$out/tests.log" | tail -40; rc=$(( rc | ${PIPESTATUS[0]} )) ;;
     bench) python3 benchmarks/run.py --device cuda --out "$out" 2>&1 | tee "$out/bench.log" | tail -80; rc=$(( rc | ${PIPESTATUS[0]} )) ;;
   esac
 done

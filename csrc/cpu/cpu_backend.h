@@ -75,19 +75,29 @@ struct Lanes {
   }
 };
 
-// out[i] = f(in[i]...) for i in [begin, end), one step at a time.
+// out[i..i+count) = f(in[i..i+count)...) for count <= one step.
+template <class T, class F, class... In>
+inline void map_step(int64_t i, int64_t count, const F& f, T* out, const In*... in) {
+  using L = Lanes<T>;
+  std::array<typename L::Vecs, sizeof...(In)> v{L::load(in + i, count)...};
+  typename L::Vecs r;
+  for (int part = 0; part < L::kParts; ++part) {
+    r[part] = std::apply([&](const auto&... vi) { return f(vi[part]...); }, v);
+  }
+  L::store(out + i, r, count);
+}
+
+// out[i] = f(in[i]...) for i in [begin, end): two full steps per iteration
+// (independent work for the out-of-order core), then the tail.
 template <class T, class F, class... In>
 inline void map_range(int64_t begin, int64_t end, const F& f, T* out, const In*... in) {
-  using L = Lanes<T>;
-  for (int64_t i = begin; i < end; i += L::kStep) {
-    const int64_t count = std::min(L::kStep, end - i);
-    std::array<typename L::Vecs, sizeof...(In)> v{L::load(in + i, count)...};
-    typename L::Vecs r;
-    for (int part = 0; part < L::kParts; ++part) {
-      r[part] = std::apply([&](const auto&... vi) { return f(vi[part]...); }, v);
-    }
-    L::store(out + i, r, count);
+  constexpr int64_t kStep = Lanes<T>::kStep;
+  int64_t i = begin;
+  for (; i + 2 * kStep <= end; i += 2 * kStep) {
+    map_step(i, kStep, f, out, in...);
+    map_step(i + kStep, kStep, f, out, in...);
   }
+  for (; i < end; i += kStep) map_step(i, std::min(kStep, end - i), f, out, in...);
 }
 
 template <class T, class F, class... In>

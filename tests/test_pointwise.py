@@ -195,3 +195,25 @@ def test_vector_and_tail_paths(n, dtype, device):
             rtol, atol = TOLERANCES[dtype]
             torch.testing.assert_close(y.double(), y_ref, rtol=rtol, atol=atol)
             torch.testing.assert_close(g.double(), g_ref, rtol=rtol, atol=atol * 4)
+
+
+STREAMING_BYTES = 16 << 20  # the CPU launcher writes outputs this large past the caches
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_large_outputs(dtype, device):
+    """Outputs big enough for streaming stores, from aligned and misaligned
+    starts (an in-place update of a view one element in), forward and backward."""
+    n = STREAMING_BYTES // dtype.itemsize + 37
+    base = make_input((n + 1,), dtype, device)
+    spec = get("silu")
+    grad = torch.randn(n, device=device).to(dtype)
+    x = base[1:]
+    y, g = value_and_grad(spec, x, (), grad)
+    y_ref, g_ref = reference_value_and_grad(spec, x, (), grad)
+    rtol, atol = TOLERANCES[dtype]
+    torch.testing.assert_close(y.double(), y_ref, rtol=rtol, atol=atol)
+    torch.testing.assert_close(g.double(), g_ref, rtol=rtol, atol=atol * 4)
+    inplace = base.clone()
+    torch.ops.torch_activations.silu_(inplace[1:])
+    assert torch.equal(inplace[1:], y) and torch.equal(inplace[0], base[0])

@@ -14,6 +14,8 @@
 #include <ATen/cpu/vec/vec.h>
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -32,6 +34,31 @@ constexpr int64_t kGrain = 32768;
 
 #define TA_DISPATCH_FLOATING(TYPE, NAME, ...) \
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
+
+// A whole vector stored past the caches (p aligned to the vector's size):
+// an output much larger than the last-level cache is evicted before anyone
+// reads it, and a plain store would first read each line in (a third of the
+// traffic of a map from one input). The default build stores normally.
+constexpr int64_t kVecBytes = Vectorized<float>::size() * sizeof(float);
+template <class T>
+inline void stream_store(T* p, const Vectorized<T>& v) {
+#if defined(CPU_CAPABILITY_AVX512)
+  __m512i bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  _mm512_stream_si512(reinterpret_cast<__m512i*>(p), bits);
+#elif defined(CPU_CAPABILITY_AVX2)
+  __m256i bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  _mm256_stream_si256(reinterpret_cast<__m256i*>(p), bits);
+#else
+  v.store(p);
+#endif
+}
+inline void stream_fence() {
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+  _mm_sfence();  // streaming stores are weakly ordered: publish them before the task ends
+#endif
+}
 
 // One step of every loop below: Vectorized<T>::size() elements of storage type
 // T, seen as kParts vectors of the compute type (two float vectors for half
@@ -56,6 +83,7 @@ struct Lanes {
       return {v};
     }
   }
+  template <bool kStream = false>
   static void store(T* p, const Vecs& r, int64_t count) {
     Vectorized<T> v;
     if constexpr (kReduced) {
@@ -63,7 +91,8 @@ struct Lanes {
     } else {
       v = r[0];
     }
-    if (count == kStep) v.store(p);
+    if constexpr (kStream) stream_store(p, v);
+    else if (count == kStep) v.store(p);
     else v.store(p, count);
   }
   // Lanes past `count` replaced by `fill` (for reductions over a tail).
@@ -76,7 +105,7 @@ struct Lanes {
 };
 
 // out[i..i+count) = f(in[i..i+count)...) for count <= one step.
-template <class T, class F, class... In>
+template <bool kStream = false, class T, class F, class... In>
 inline void map_step(int64_t i, int64_t count, const F& f, T* out, const In*... in) {
   using L = Lanes<T>;
   std::array<typename L::Vecs, sizeof...(In)> v{L::load(in + i, count)...};
@@ -84,26 +113,42 @@ inline void map_step(int64_t i, int64_t count, const F& f, T* out, const In*... 
   for (int part = 0; part < L::kParts; ++part) {
     r[part] = std::apply([&](const auto&... vi) { return f(vi[part]...); }, v);
   }
-  L::store(out + i, r, count);
+  L::template store<kStream>(out + i, r, count);
 }
 
 // out[i] = f(in[i]...) for i in [begin, end): two full steps per iteration
-// (independent work for the out-of-order core), then the tail.
-template <class T, class F, class... In>
+// (independent work for the out-of-order core), then the tail. Streaming
+// stores need aligned vectors: a partial step first brings out + i there.
+template <bool kStream = false, class T, class F, class... In>
 inline void map_range(int64_t begin, int64_t end, const F& f, T* out, const In*... in) {
   constexpr int64_t kStep = Lanes<T>::kStep;
   int64_t i = begin;
+  if constexpr (kStream) {
+    const auto misaligned = reinterpret_cast<uintptr_t>(out + i) % kVecBytes;
+    const int64_t head = misaligned ? int64_t(kVecBytes - misaligned) / int64_t(sizeof(T)) : 0;
+    if (head > 0) {
+      map_step(i, std::min(head, end - i), f, out, in...);
+      i = std::min(end, i + head);
+    }
+  }
   for (; i + 2 * kStep <= end; i += 2 * kStep) {
-    map_step(i, kStep, f, out, in...);
-    map_step(i + kStep, kStep, f, out, in...);
+    map_step<kStream>(i, kStep, f, out, in...);
+    map_step<kStream>(i + kStep, kStep, f, out, in...);
   }
   for (; i < end; i += kStep) map_step(i, std::min(kStep, end - i), f, out, in...);
+  if constexpr (kStream) stream_fence();
 }
+
+// Outputs of at least this many bytes are written with streaming stores.
+constexpr int64_t kStreamBytes = int64_t(16) << 20;
 
 template <class T, class F, class... In>
 void map_parallel(int64_t n, const F& f, T* out, const In*... in) {
+  const bool stream = n * int64_t(sizeof(T)) >= kStreamBytes &&
+                      reinterpret_cast<uintptr_t>(out) % sizeof(T) == 0;
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-    map_range(begin, end, f, out, in...);
+    if (stream) map_range<true>(begin, end, f, out, in...);
+    else map_range(begin, end, f, out, in...);
   });
 }
 
@@ -257,7 +302,7 @@ struct CpuBackend {
             const auto v = L::load(xr + i, count);
             typename L::Vecs e;
             for (int part = 0; part < L::kParts; ++part) {
-              e[part] = (v[part] - VecAcc(max)).exp();
+              e[part] = math::exp(v[part] - VecAcc(max));
               vsum = vsum + L::masked(e[part], part, count, Acc(0));
             }
             if (!log && !L::kReduced) L::store(yr + i, e, count);  // reused below
@@ -268,7 +313,7 @@ struct CpuBackend {
           map_range(0, dim_size, [&](auto v) {
             using V = decltype(v);
             if (log) return v - V(shift);
-            if (L::kReduced) return (v - V(max)).exp() * V(scale);
+            if (L::kReduced) return math::exp(v - V(max)) * V(scale);
             return v * V(scale);
           }, yr, src);
         }
@@ -293,7 +338,7 @@ struct CpuBackend {
         }
         for (int64_t d = 0; d < dim_size; ++d) {
           const auto v = L::load(xc + d * inner, count);
-          for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + (v[part] - vmax[part]).exp();
+          for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + math::exp(v[part] - vmax[part]);
         }
         typename L::Vecs shift, scale;
         for (int part = 0; part < L::kParts; ++part) {
@@ -304,7 +349,7 @@ struct CpuBackend {
           const auto v = L::load(xc + d * inner, count);
           typename L::Vecs r;
           for (int part = 0; part < L::kParts; ++part)
-            r[part] = log ? v[part] - shift[part] : (v[part] - vmax[part]).exp() * scale[part];
+            r[part] = log ? v[part] - shift[part] : math::exp(v[part] - vmax[part]) * scale[part];
           L::store(yc + d * inner, r, count);
         }
       }
@@ -321,7 +366,7 @@ struct CpuBackend {
     using VecAcc = typename L::VecAcc;
     auto term = [log](const VecAcc& gv, const VecAcc& yv) { return log ? gv : gv * yv; };
     auto result = [log](const VecAcc& gv, const VecAcc& yv, const VecAcc& s) {
-      return log ? gv - yv.exp() * s : yv * (gv - s);
+      return log ? gv - math::exp(yv) * s : yv * (gv - s);
     };
     if (inner == 1) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(dim_size, 1));

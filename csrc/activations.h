@@ -88,20 +88,23 @@ inline VecF exp(const VecF& x) {
   return VecF::blendv(r, x, x.isnan());
 }
 
+// c0 + x * (c1 + x * (c2 + ...)): Horner's rule with fused multiply-adds.
+inline VecF polynomial(const VecF& /*x*/, float c) { return VecF(c); }
+template <class... C>
+inline VecF polynomial(const VecF& x, float c0, C... higher) {
+  return at::vec::fmadd(x, polynomial(x, higher...), VecF(c0));
+}
+
 // Rational minimax approximation on [-7.9053, 7.9053], the input clamped to
 // it: max relative error 4e-7. Odd numerator, even denominator.
 inline VecF tanh(const VecF& a) {
   const VecF x = math::clamp(a, VecF(-7.90531110763549805f), VecF(7.90531110763549805f));
   const VecF x2 = x * x;
-  VecF p = at::vec::fmadd(x2, VecF(-2.76076847742355e-16f), VecF(2.00018790482477e-13f));
-  p = at::vec::fmadd(x2, p, VecF(-8.60467152213735e-11f));
-  p = at::vec::fmadd(x2, p, VecF(5.12229709037114e-08f));
-  p = at::vec::fmadd(x2, p, VecF(1.48572235717979e-05f));
-  p = at::vec::fmadd(x2, p, VecF(6.37261928875436e-04f));
-  p = at::vec::fmadd(x2, p, VecF(4.89352455891786e-03f));
-  VecF q = at::vec::fmadd(x2, VecF(1.19825839466702e-06f), VecF(1.18534705686654e-04f));
-  q = at::vec::fmadd(x2, q, VecF(2.26843463243900e-03f));
-  q = at::vec::fmadd(x2, q, VecF(4.89352518554385e-03f));
+  const VecF p = polynomial(x2, 4.89352455891786e-03f, 6.37261928875436e-04f, 1.48572235717979e-05f,
+                            5.12229709037114e-08f, -8.60467152213735e-11f, 2.00018790482477e-13f,
+                            -2.76076847742355e-16f);
+  const VecF q = polynomial(x2, 4.89352518554385e-03f, 2.26843463243900e-03f, 1.18534705686654e-04f,
+                            1.19825839466702e-06f);
   // below 4e-4 tanh(x) rounds to x, above 9.02 to +-1 (exactly, which
   // 1 + tanh(x) in GELU relies on)
   const VecF r = VecF::blendv(x * p / q, a, a.abs() < VecF(0.0004f));
@@ -114,16 +117,11 @@ inline VecF tanh(const VecF& a) {
 inline VecF erf(const VecF& a) {
   const VecF x = math::clamp(a, VecF(-4.f), VecF(4.f));
   const VecF x2 = x * x;
-  VecF p = at::vec::fmadd(x2, VecF(-2.72614225801306e-10f), VecF(2.77068142495902e-08f));
-  p = at::vec::fmadd(x2, p, VecF(-2.10102402082508e-06f));
-  p = at::vec::fmadd(x2, p, VecF(-5.69250639462346e-05f));
-  p = at::vec::fmadd(x2, p, VecF(-7.34990630326855e-04f));
-  p = at::vec::fmadd(x2, p, VecF(-2.95459980854025e-03f));
-  p = at::vec::fmadd(x2, p, VecF(-1.60960333262415e-02f));
-  VecF q = at::vec::fmadd(x2, VecF(-1.45660718464996e-05f), VecF(-2.13374055278905e-04f));
-  q = at::vec::fmadd(x2, q, VecF(-1.68282697438203e-03f));
-  q = at::vec::fmadd(x2, q, VecF(-7.37332916720468e-03f));
-  q = at::vec::fmadd(x2, q, VecF(-1.42647390514189e-02f));
+  const VecF p = polynomial(x2, -1.60960333262415e-02f, -2.95459980854025e-03f, -7.34990630326855e-04f,
+                            -5.69250639462346e-05f, -2.10102402082508e-06f, 2.77068142495902e-08f,
+                            -2.72614225801306e-10f);
+  const VecF q = polynomial(x2, -1.42647390514189e-02f, -7.37332916720468e-03f, -1.68282697438203e-03f,
+                            -2.13374055278905e-04f, -1.45660718464996e-05f);
   return math::clamp(x * p / q, VecF(-1.f), VecF(1.f));
 }
 
@@ -131,26 +129,14 @@ inline VecF erf(const VecF& a) {
 // positive terms (no cancellation), 2.2e-7 relative.
 inline VecF log1p_unit(const VecF& u) {
   const VecF s = u / (VecF(2.f) + u);
-  const VecF s2 = s * s;
-  VecF p = at::vec::fmadd(s2, VecF(1.f / 13), VecF(1.f / 11));
-  p = at::vec::fmadd(s2, p, VecF(1.f / 9));
-  p = at::vec::fmadd(s2, p, VecF(1.f / 7));
-  p = at::vec::fmadd(s2, p, VecF(1.f / 5));
-  p = at::vec::fmadd(s2, p, VecF(1.f / 3));
-  p = at::vec::fmadd(s2, p, VecF(1.f));
-  return VecF(2.f) * s * p;
+  return VecF(2.f) * s * polynomial(s * s, 1.f, 1.f / 3, 1.f / 5, 1.f / 7, 1.f / 9, 1.f / 11, 1.f / 13);
 }
 
 // Taylor series near 0 (no cancellation), exp(x) - 1 elsewhere.
 inline VecF expm1(const VecF& x) {
-  VecF p = at::vec::fmadd(x, VecF(1.f / 40320), VecF(1.f / 5040));
-  p = at::vec::fmadd(x, p, VecF(1.f / 720));
-  p = at::vec::fmadd(x, p, VecF(1.f / 120));
-  p = at::vec::fmadd(x, p, VecF(1.f / 24));
-  p = at::vec::fmadd(x, p, VecF(1.f / 6));
-  p = at::vec::fmadd(x, p, VecF(0.5f));
-  p = at::vec::fmadd(x, p, VecF(1.f)) * x;
-  return VecF::blendv(math::exp(x) - VecF(1.f), p, x.abs() < VecF(0.5f));
+  const VecF taylor = x * polynomial(x, 1.f, 1.f / 2, 1.f / 6, 1.f / 24, 1.f / 120, 1.f / 720,
+                                     1.f / 5040, 1.f / 40320);
+  return VecF::blendv(math::exp(x) - VecF(1.f), taylor, x.abs() < VecF(0.5f));
 }
 #endif
 

@@ -159,6 +159,8 @@ for spec in ACTIVATIONS:
             (gr,) = torch.autograd.grad(yr, xr, g.double())
             torch.testing.assert_close(y.double(), yr.detach(), rtol=tol, atol=tol)
             torch.testing.assert_close(gx.double(), gr, rtol=tol, atol=tol * 4)
+big = torch.randn((16 << 20) // 4 + 9)  # streaming stores, from a misaligned start
+torch.testing.assert_close(ta.functional.silu(big[1:]), torch.nn.functional.silu(big[1:]))
 x = torch.randn(5, 300, 7)
 torch.testing.assert_close(ta.functional.softmax(x, 1), torch.softmax(x, 1))
 torch.testing.assert_close(ta.functional.log_softmax(x, 2), torch.log_softmax(x, 2))

@@ -31,15 +31,11 @@ def _leaky_relu6(x, negative_slope=0.01):
 
 
 def _swish(x, beta=1.0):
-    return x * torch.sigmoid(beta * x)
-
-
-def _swish_learnable(x, beta):
-    return x * torch.sigmoid(beta * x)
+    return x * torch.sigmoid(beta * x)  # beta a float, or a tensor for swish_learnable
 
 
 # What a user writes where torch has no fused op of its own.
-COMPOSITES = {"leaky_relu6": _leaky_relu6, "swish": _swish, "swish_learnable": _swish_learnable}
+COMPOSITES = {"leaky_relu6": _leaky_relu6, "swish": _swish, "swish_learnable": _swish}
 # Our entry points whose functional name differs from the op name.
 OUR_ENTRY_POINTS = {"swish_learnable": ta.functional.swish}
 

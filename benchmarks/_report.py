@@ -76,13 +76,13 @@ def cpu_targets(results):
     targets = [
         _target(f"median ratio vs eager >= 1.5, {where}", f"{median:.2f}x", median >= 1.5, f"{len(at)} ops"),
         _target(f"lowest op ratio vs eager >= 1.0, {where}", f"{lowest['ratio_eager']:.2f}x ({lowest['op']})",
-                lowest["ratio_eager"] >= 1.0, _list_below(at, "ratio_eager", 1.0)),
+                lowest["ratio_eager"] >= 1.0, _list_beyond(at, "ratio_eager", 1.0, "below")),
     ]
     pointwise = [r for r in at if r["kind"] == POINTWISE]
     if pointwise:
         worst = max(pointwise, key=lambda r: r["floor_ratio"])
         targets.append(_target(f"worst pointwise floor ratio <= 2.0, {where}", f"{worst['floor_ratio']:.2f} ({worst['op']})",
-                               worst["floor_ratio"] <= 2.0, _list_above(pointwise, "floor_ratio", 2.0)))
+                               worst["floor_ratio"] <= 2.0, _list_beyond(pointwise, "floor_ratio", 2.0, "above")))
     else:
         targets.append(_skipped("worst pointwise floor ratio <= 2.0", "no pointwise op measured"))
     return targets
@@ -102,20 +102,20 @@ def cuda_targets(results):
                 worst = min(group, key=lambda r: r["pct_copy"])
                 targets.append(_target(f"% of copy bandwidth >= 95 every op, {dtype} {mode} at 2^{k}",
                                        f"lowest {worst['pct_copy']:.0f}% ({worst['op']})", worst["pct_copy"] >= 95,
-                                       _list_below(group, "pct_copy", 95)))
+                                       _list_beyond(group, "pct_copy", 95, "below")))
     lowest = min(at, key=lambda r: r["ratio_eager"])
     targets.append(_target(f"ratio vs eager >= 1.0 every op at 2^{k}", f"lowest {lowest['ratio_eager']:.2f}x ({lowest['op']} {lowest['dtype']} {lowest['mode']})",
-                           lowest["ratio_eager"] >= 1.0, _list_below(at, "ratio_eager", 1.0)))
+                           lowest["ratio_eager"] >= 1.0, _list_beyond(at, "ratio_eager", 1.0, "below")))
     composites = [r for r in at if r["composite"]]
     if composites:
         worst = min(composites, key=lambda r: r["ratio_eager"])
         targets.append(_target(f"composites >= 2x eager at 2^{k}", f"lowest {worst['ratio_eager']:.2f}x ({worst['op']} {worst['dtype']} {worst['mode']})",
-                               worst["ratio_eager"] >= 2.0, _list_below(composites, "ratio_eager", 2.0)))
+                               worst["ratio_eager"] >= 2.0, _list_beyond(composites, "ratio_eager", 2.0, "below")))
     sweep = [r for r in results if r["sweep"]]
     if sweep:
         worst = min(sweep, key=lambda r: r["ratio_eager"])
         targets.append(_target("softmax row sweep >= 1.0x eager", f"lowest {worst['ratio_eager']:.2f}x ({worst['op']} {worst['dtype']} {worst['mode']})",
-                               worst["ratio_eager"] >= 1.0, _list_below(sweep, "ratio_eager", 1.0)))
+                               worst["ratio_eager"] >= 1.0, _list_beyond(sweep, "ratio_eager", 1.0, "below")))
     else:
         targets.append(_skipped("softmax row sweep >= 1.0x eager", "sweep not run (full mode only)"))
     return targets
@@ -125,14 +125,12 @@ def _case_name(r):
     return f"{r['op']} {r['dtype']} 2^{r['log2_size']} {r['mode']}"
 
 
-def _list_below(results, key, bound):
-    low = [f"{_case_name(r)} {r[key]:.2f}" for r in results if r[key] < bound]
-    return ("below: " + "; ".join(low)) if low else ""
+def _list_beyond(results, key, bound, side):
+    """The cases whose `key` lies past `bound` on `side` ("below" or "above")."""
+    past = (lambda v: v < bound) if side == "below" else (lambda v: v > bound)
+    cases = [f"{_case_name(r)} {r[key]:.2f}" for r in results if past(r[key])]
+    return f"{side}: " + "; ".join(cases) if cases else ""
 
-
-def _list_above(results, key, bound):
-    high = [f"{_case_name(r)} {r[key]:.2f}" for r in results if r[key] > bound]
-    return ("above: " + "; ".join(high)) if high else ""
 
 
 def targets_for(run):

@@ -1,9 +1,12 @@
-// Device-independent op wrappers (checks, allocation, layouts) and the table
-// that registers every op's kernels for a backend. Included once by the CPU
-// kernels (once per instruction set) and once by the CUDA kernels, so each
-// backend registers exactly the same list.
+// The one table of ops, and the device-independent half of every kernel:
+// argument checks, output allocation (layouts) and the call into a backend.
 //
-// A backend B supplies, over dense tensors that share one memory layout:
+// for_each_op(visitor) lists every op once; from it come the schemas, the
+// kernels of each backend (CPU once per instruction set, CUDA, Meta), the
+// C++ autograd and the Python bindings, so no list can drift from another.
+//
+// A backend B declares `static constexpr bool kComputes` and, when true,
+// supplies over dense tensors that share one memory layout:
 //   B::forward<Op>(x, out, params...)            out = Op.forward(x)
 //   B::backward<Op>(grad, saved, out, params...)  out = Op.backward(grad, saved)
 //   B::channelwise_forward<Op>(x, w, out, channel_stride, channels)
@@ -11,10 +14,13 @@
 //        -> per-channel weight gradient in the compute type (float or double)
 //   B::softmax_forward(x, out, outer, dim_size, inner, log)
 //   B::softmax_backward(grad, out, grad_x, outer, dim_size, inner, log)
+// The Meta backend computes nothing: it runs the same checks and allocates
+// the same outputs, so whatever a real kernel rejects, tracing rejects too.
 #pragma once
 
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
+#include <ATen/TensorIterator.h>
 #include <torch/library.h>
 
 #include <string>
@@ -25,6 +31,42 @@
 namespace torch_activations {
 
 using at::Tensor;
+
+// ------------------------------------------------------------------- the table
+
+// Every op, once. Pointwise ops name their parameters (after the input) as
+// torch.nn.functional does; the C++ types of the parameters are the functor's
+// constructor arguments (double: float, c10::string_view: str).
+template <class V>
+void for_each_op(V&& v) {
+  v.template pointwise<ReLU>();
+  v.template pointwise<LeakyReLU, double>("negative_slope");
+  v.template pointwise<ReLU6>();
+  v.template pointwise<LeakyReLU6, double>("negative_slope");
+  v.template pointwise<ELU, double>("alpha");
+  v.template pointwise<SELU>();
+  v.template pointwise<CELU, double>("alpha");
+  v.template pointwise<Sigmoid>();
+  v.template pointwise<Tanh>();
+  v.template pointwise<SiLU>();
+  v.template pointwise<Swish, double>("beta");
+  v.template pointwise<Hardswish>();
+  v.template pointwise<Hardsigmoid>();
+  v.template pointwise<Mish>();
+  v.template pointwise<GELU, c10::string_view>("approximate");
+  v.template pointwise<Softplus, double, double>("beta", "threshold");
+  v.template channelwise<PReLU, /*kPerChannel=*/true>();
+  v.template channelwise<SwishLearnable, /*kPerChannel=*/false>();
+  v.template softmax</*kLog=*/false>();
+  v.template softmax</*kLog=*/true>();
+}
+
+template <bool kLog>
+constexpr const char* softmax_name() {
+  return kLog ? "log_softmax" : "softmax";
+}
+
+// ------------------------------------------------------------------ checks
 
 inline void check_float(const char* op, const Tensor& t, const char* what = "input") {
   TORCH_CHECK(t.defined(), "torch_activations.", op, ": ", what, " is undefined");
@@ -40,8 +82,44 @@ inline void check_pair(const char* op, const Tensor& a, const char* a_name, cons
               a.device(), " but ", b_name, " is on ", b.device());
   TORCH_CHECK(a.scalar_type() == b.scalar_type(), "torch_activations.", op, ": ", a_name,
               " has dtype ", a.scalar_type(), " but ", b_name, " has dtype ", b.scalar_type());
-  TORCH_CHECK(!same_shape || a.sizes() == b.sizes(), "torch_activations.", op, ": ", a_name,
-              " has shape ", a.sizes(), " but ", b_name, " has shape ", b.sizes());
+  TORCH_CHECK(!same_shape || a.sym_sizes() == b.sym_sizes(), "torch_activations.", op, ": ",
+              a_name, " has shape ", a.sym_sizes(), " but ", b_name, " has shape ", b.sym_sizes());
+}
+
+// Parameters are checked by the functor's constructor (GELU's approximate,
+// CELU's alpha), on every backend.
+template <template <class> class Op, class... P>
+void check_params(P... p) {
+  Op<float> validate(p...);
+  (void)validate;
+}
+
+inline bool is_symbolic(const Tensor& t) {
+  return t.unsafeGetTensorImpl()->has_symbolic_sizes_strides();
+}
+
+// The output torch's TensorIterator allocates for an elementwise op over
+// inputs of one shape, so outputs (and gradients) get exactly the strides the
+// torch.nn twin gives: contiguous if every input is, channels_last if every
+// input is, the inputs' own strides if they are dense and share them, else
+// TensorIterator's own choice. Under symbolic shapes (tracing) the first
+// input's dense layout.
+inline Tensor output_like(const Tensor& a, const Tensor& b = Tensor()) {
+  if (is_symbolic(a) || (b.defined() && is_symbolic(b))) return at::empty_like(a);
+  const bool two = b.defined();
+  if (a.is_contiguous() && (!two || b.is_contiguous())) return at::empty(a.sizes(), a.options());
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  if (a.dim() == 4 && a.is_contiguous(cl) && (!two || b.is_contiguous(cl))) {
+    return at::empty(a.sizes(), a.options().memory_format(cl));
+  }
+  if (a.is_non_overlapping_and_dense() &&
+      (!two || (b.is_non_overlapping_and_dense() && a.strides() == b.strides()))) {
+    return at::empty_strided(a.sizes(), a.strides(), a.options());
+  }
+  at::TensorIteratorConfig config;
+  config.add_owned_output(Tensor()).add_const_input(a).check_all_same_dtype(false);
+  if (two) config.add_const_input(b);
+  return config.build().output();
 }
 
 // `t` with exactly the memory layout of the dense tensor `like`, copying only
@@ -51,18 +129,28 @@ inline Tensor in_layout_of(const Tensor& t, const Tensor& like) {
   return at::empty_like(like).copy_(t);
 }
 
+// torch's backward kernels allocate the gradient in the layout of their first
+// operand: the saved tensor for relu, leaky_relu and prelu (threshold_backward,
+// leaky_relu_backward, _prelu_kernel_backward), the incoming gradient for the
+// others. Following the same rule keeps a model's gradients bitwise torch's.
+template <template <class> class Op>
+inline constexpr bool kGradLikeSaved = false;
+template <>
+inline constexpr bool kGradLikeSaved<ReLU> = true;
+template <>
+inline constexpr bool kGradLikeSaved<LeakyReLU> = true;
+
 // ---------------------------------------------------------------- pointwise
 
 template <class B, template <class> class Op, class... P>
 Tensor pointwise_forward(const Tensor& x, P... p) {
   const char* name = Op<float>::name;
   check_float(name, x);
-  Op<float> validate(p...);  // constructors check their arguments
-  (void)validate;
-  // empty_like keeps the layout of dense inputs and gives others the dense
-  // layout that TensorIterator (and so torch.nn.functional) would.
-  Tensor out = at::empty_like(x);
-  if (out.numel() > 0) B::template forward<Op>(in_layout_of(x, out), out, p...);
+  check_params<Op>(p...);
+  Tensor out = output_like(x);
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) B::template forward<Op>(in_layout_of(x, out), out, p...);
+  }
   return out;
 }
 
@@ -70,17 +158,18 @@ template <class B, template <class> class Op, class... P>
 void pointwise_forward_inplace(const Tensor& x, P... p) {
   const char* name = Op<float>::name;
   check_float(name, x);
-  Op<float> validate(p...);
-  (void)validate;
-  TORCH_CHECK(at::has_internal_overlap(x) != at::MemOverlap::Yes, "torch_activations.", name,
-              "_: unsupported operation: more than one element of the written-to tensor "
-              "refers to a single memory location. Please clone() the tensor before "
-              "performing the operation.");
-  if (x.numel() == 0) return;
-  if (x.is_non_overlapping_and_dense()) {
-    B::template forward<Op>(x, x, p...);
-  } else {
-    x.copy_(pointwise_forward<B, Op>(x, p...));
+  check_params<Op>(p...);
+  if constexpr (B::kComputes) {
+    TORCH_CHECK(at::has_internal_overlap(x) != at::MemOverlap::Yes, "torch_activations.", name,
+                "_: unsupported operation: more than one element of the written-to tensor "
+                "refers to a single memory location. Please clone() the tensor before "
+                "performing the operation.");
+    if (x.numel() == 0) return;
+    if (x.is_non_overlapping_and_dense()) {
+      B::template forward<Op>(x, x, p...);
+    } else {
+      x.copy_(pointwise_forward<B, Op>(x, p...));
+    }
   }
 }
 
@@ -90,42 +179,32 @@ Tensor pointwise_backward(const Tensor& grad, const Tensor& saved, P... p) {
   check_float(name, grad, "grad");
   check_float(name, saved, "saved tensor");
   check_pair(name, grad, "grad", saved, "saved tensor", /*same_shape=*/true);
-  Tensor out = at::empty_like(saved);
-  if (out.numel() > 0) {
-    B::template backward<Op>(in_layout_of(grad, out), in_layout_of(saved, out), out, p...);
+  check_params<Op>(p...);
+  Tensor out = kGradLikeSaved<Op> ? output_like(saved, grad) : output_like(grad, saved);
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      B::template backward<Op>(in_layout_of(grad, out), in_layout_of(saved, out), out, p...);
+    }
   }
   return out;
-}
-
-template <class B, template <class> class Op, class... P>
-void impl_pointwise(torch::Library& m) {
-  const std::string name = Op<float>::name;
-  m.impl(name.c_str(), [](const Tensor& x, P... p) { return pointwise_forward<B, Op>(x, p...); });
-  m.impl((name + "_").c_str(),
-         [](const Tensor& x, P... p) { pointwise_forward_inplace<B, Op>(x, p...); });
-  m.impl((name + "_backward").c_str(), [](const Tensor& grad, const Tensor& saved, P... p) {
-    return pointwise_backward<B, Op>(grad, saved, p...);
-  });
 }
 
 // -------------------------------------------------------------- channelwise
 
 // Number of weight channels, checked as torch.nn.functional.prelu checks it:
 // a single weight, or one per channel, channels being dim 1 (1 for 1-D input).
-inline int64_t checked_channels(const char* op, const Tensor& x, const Tensor& w,
-                                bool per_channel) {
+inline void check_channels(const char* op, const Tensor& x, const Tensor& w, bool per_channel) {
   TORCH_CHECK(w.dim() <= 1, "torch_activations.", op,
               ": expected the weight to be a scalar or 1-D tensor, got ", w.dim(), " dimensions");
-  if (w.numel() == 1) return 1;
+  if (w.sym_numel() == 1) return;
   TORCH_CHECK(per_channel, "torch_activations.", op, ": expected a single-element parameter, got ",
-              w.numel(), " elements");
+              w.sym_numel(), " elements");
   TORCH_CHECK(x.dim() > 0, "torch_activations.", op,
-              ": a zero-dim input allows only a single-element weight, got ", w.numel());
-  const int64_t channels = x.dim() > 1 ? x.size(1) : 1;
-  TORCH_CHECK(channels == w.numel(), "torch_activations.", op,
+              ": a zero-dim input allows only a single-element weight, got ", w.sym_numel());
+  const c10::SymInt channels = x.dim() > 1 ? x.sym_size(1) : c10::SymInt(1);
+  TORCH_CHECK(channels == w.sym_numel(), "torch_activations.", op,
               ": mismatch of parameter numbers and input channel size. Found parameter numbers = ",
-              w.numel(), " and channel size = ", channels, ".");
-  return channels;
+              w.sym_numel(), " and channel size = ", channels, ".");
 }
 
 // Memory distance between consecutive channels in the dense tensor `t`; the
@@ -134,48 +213,46 @@ inline int64_t channel_stride(const Tensor& t, int64_t channels) {
   return channels == 1 ? std::max<int64_t>(t.numel(), 1) : t.stride(1);
 }
 
-template <class B, template <class> class Op>
-Tensor channelwise_forward(const Tensor& x, const Tensor& w, bool per_channel) {
+template <template <class> class Op>
+void check_channelwise(const Tensor& x, const Tensor& w, bool per_channel) {
   const char* name = Op<float>::name;
   check_float(name, x);
   check_float(name, w, "weight");
   check_pair(name, x, "input", w, "weight", /*same_shape=*/false);
-  const int64_t channels = checked_channels(name, x, w, per_channel);
-  Tensor out = at::empty_like(x);
-  if (out.numel() > 0) {
-    B::template channelwise_forward<Op>(in_layout_of(x, out), w.contiguous(), out,
-                                        channel_stride(out, channels), channels);
+  check_channels(name, x, w, per_channel);
+}
+
+template <class B, template <class> class Op, bool kPerChannel>
+Tensor channelwise_forward(const Tensor& x, const Tensor& w) {
+  check_channelwise<Op>(x, w, kPerChannel);
+  Tensor out = output_like(x);
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      const int64_t channels = w.numel();
+      B::template channelwise_forward<Op>(in_layout_of(x, out), w.contiguous(), out,
+                                          channel_stride(out, channels), channels);
+    }
   }
   return out;
 }
 
-template <class B, template <class> class Op>
-std::tuple<Tensor, Tensor> channelwise_backward(const Tensor& grad, const Tensor& x,
-                                                const Tensor& w, bool per_channel) {
-  const char* name = Op<float>::name;
-  check_float(name, grad, "grad");
-  check_float(name, x);
-  check_float(name, w, "weight");
-  check_pair(name, grad, "grad", x, "input", /*same_shape=*/true);
-  check_pair(name, x, "input", w, "weight", /*same_shape=*/false);
-  const int64_t channels = checked_channels(name, x, w, per_channel);
-  Tensor grad_x = at::empty_like(x);
-  if (grad_x.numel() == 0) return {grad_x, at::zeros_like(w)};
-  Tensor grad_w = B::template channelwise_backward<Op>(
-      in_layout_of(grad, grad_x), in_layout_of(x, grad_x), w.contiguous(), grad_x,
-      channel_stride(grad_x, channels), channels);
-  return {grad_x, grad_w.to(w.scalar_type()).reshape(w.sizes())};
-}
-
 template <class B, template <class> class Op, bool kPerChannel>
-void impl_channelwise(torch::Library& m) {
-  const std::string name = Op<float>::name;
-  m.impl(name.c_str(), [](const Tensor& x, const Tensor& w) {
-    return channelwise_forward<B, Op>(x, w, kPerChannel);
-  });
-  m.impl((name + "_backward").c_str(), [](const Tensor& g, const Tensor& x, const Tensor& w) {
-    return channelwise_backward<B, Op>(g, x, w, kPerChannel);
-  });
+std::tuple<Tensor, Tensor> channelwise_backward(const Tensor& grad, const Tensor& x,
+                                                const Tensor& w) {
+  check_float(Op<float>::name, grad, "grad");
+  check_pair(Op<float>::name, grad, "grad", x, "input", /*same_shape=*/true);
+  check_channelwise<Op>(x, w, kPerChannel);
+  Tensor grad_x = output_like(x, grad);  // as torch's prelu backward
+  if constexpr (B::kComputes) {
+    if (grad_x.numel() == 0) return {grad_x, at::zeros_like(w)};
+    const int64_t channels = w.numel();
+    Tensor grad_w = B::template channelwise_backward<Op>(
+        in_layout_of(grad, grad_x), in_layout_of(x, grad_x), w.contiguous(), grad_x,
+        channel_stride(grad_x, channels), channels);
+    return {grad_x, grad_w.to(w.scalar_type()).reshape(w.sizes())};
+  } else {
+    return {grad_x, at::empty_like(w)};
+  }
 }
 
 // ------------------------------------------------------------------ softmax
@@ -184,12 +261,15 @@ struct SoftmaxShape {
   int64_t outer, dim_size, inner;
 };
 
-inline SoftmaxShape softmax_shape(const char* op, const Tensor& x, int64_t dim) {
+inline int64_t checked_dim(const char* op, const Tensor& x, int64_t dim) {
   const int64_t ndim = std::max<int64_t>(x.dim(), 1);
   TORCH_CHECK_INDEX(dim >= -ndim && dim < ndim, "torch_activations.", op, ": dim ", dim,
                     " is out of range for a tensor of ", x.dim(),
                     " dimensions (expected to be in range of [", -ndim, ", ", ndim - 1, "])");
-  if (dim < 0) dim += ndim;
+  return dim < 0 ? dim + ndim : dim;
+}
+
+inline SoftmaxShape softmax_shape(const Tensor& x, int64_t dim) {
   SoftmaxShape s{1, 1, 1};
   for (int64_t d = 0; d < x.dim(); ++d) {
     if (d < dim) s.outer *= x.size(d);
@@ -199,66 +279,76 @@ inline SoftmaxShape softmax_shape(const char* op, const Tensor& x, int64_t dim) 
   return s;
 }
 
-template <class B>
-Tensor softmax_forward(const Tensor& x, int64_t dim, bool log) {
-  const char* name = log ? "log_softmax" : "softmax";
+// torch's softmax gives contiguous outputs and gradients, whatever the input.
+template <class B, bool kLog>
+Tensor softmax_forward(const Tensor& x, int64_t dim) {
+  const char* name = softmax_name<kLog>();
   check_float(name, x);
-  const SoftmaxShape s = softmax_shape(name, x, dim);
-  Tensor input = x.contiguous();
-  Tensor out = at::empty_like(input, at::MemoryFormat::Contiguous);
-  if (out.numel() > 0) B::softmax_forward(input, out, s.outer, s.dim_size, s.inner, log);
+  dim = checked_dim(name, x, dim);
+  Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      const SoftmaxShape s = softmax_shape(x, dim);
+      B::softmax_forward(x.contiguous(), out, s.outer, s.dim_size, s.inner, kLog);
+    }
+  }
   return out;
 }
 
-template <class B>
-Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool log) {
-  const char* name = log ? "log_softmax" : "softmax";
+template <class B, bool kLog>
+Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim) {
+  const char* name = softmax_name<kLog>();
   check_float(name, grad, "grad");
   check_float(name, out, "output");
   check_pair(name, grad, "grad", out, "output", /*same_shape=*/true);
-  const SoftmaxShape s = softmax_shape(name, out, dim);
-  Tensor g = grad.contiguous(), y = out.contiguous();
-  Tensor grad_x = at::empty_like(y, at::MemoryFormat::Contiguous);
-  if (grad_x.numel() > 0) B::softmax_backward(g, y, grad_x, s.outer, s.dim_size, s.inner, log);
+  dim = checked_dim(name, out, dim);
+  Tensor grad_x = at::empty_like(out, at::MemoryFormat::Contiguous);
+  if constexpr (B::kComputes) {
+    if (grad_x.numel() > 0) {
+      const SoftmaxShape s = softmax_shape(out, dim);
+      B::softmax_backward(grad.contiguous(), out.contiguous(), grad_x, s.outer, s.dim_size,
+                          s.inner, kLog);
+    }
+  }
   return grad_x;
 }
 
-template <class B>
-void impl_softmax(torch::Library& m) {
-  m.impl("softmax", [](const Tensor& x, int64_t dim) { return softmax_forward<B>(x, dim, false); });
-  m.impl("log_softmax",
-         [](const Tensor& x, int64_t dim) { return softmax_forward<B>(x, dim, true); });
-  m.impl("softmax_backward", [](const Tensor& g, const Tensor& y, int64_t dim) {
-    return softmax_backward<B>(g, y, dim, false);
-  });
-  m.impl("log_softmax_backward", [](const Tensor& g, const Tensor& y, int64_t dim) {
-    return softmax_backward<B>(g, y, dim, true);
-  });
-}
+// ------------------------------------------------------ kernel registration
 
-// --------------------------------------------------------------- the table
+template <class B>
+struct KernelRegistrar {
+  torch::Library& m;
+
+  template <template <class> class Op, class... P, class... Names>
+  void pointwise(Names...) {
+    const std::string name = Op<float>::name;
+    m.impl(name.c_str(), &pointwise_forward<B, Op, P...>);
+    m.impl((name + "_").c_str(), &pointwise_forward_inplace<B, Op, P...>);
+    m.impl((name + "_backward").c_str(), &pointwise_backward<B, Op, P...>);
+  }
+  template <template <class> class Op, bool kPerChannel>
+  void channelwise() {
+    const std::string name = Op<float>::name;
+    m.impl(name.c_str(), &channelwise_forward<B, Op, kPerChannel>);
+    m.impl((name + "_backward").c_str(), &channelwise_backward<B, Op, kPerChannel>);
+  }
+  template <bool kLog>
+  void softmax() {
+    const std::string name = softmax_name<kLog>();
+    m.impl(name.c_str(), &softmax_forward<B, kLog>);
+    m.impl((name + "_backward").c_str(), &softmax_backward<B, kLog>);
+  }
+};
 
 template <class B>
 void register_kernels(torch::Library& m) {
-  impl_pointwise<B, ReLU>(m);
-  impl_pointwise<B, LeakyReLU, double>(m);
-  impl_pointwise<B, ReLU6>(m);
-  impl_pointwise<B, LeakyReLU6, double>(m);
-  impl_pointwise<B, ELU, double>(m);
-  impl_pointwise<B, SELU>(m);
-  impl_pointwise<B, CELU, double>(m);
-  impl_pointwise<B, Sigmoid>(m);
-  impl_pointwise<B, Tanh>(m);
-  impl_pointwise<B, SiLU>(m);
-  impl_pointwise<B, Swish, double>(m);
-  impl_pointwise<B, Hardswish>(m);
-  impl_pointwise<B, Hardsigmoid>(m);
-  impl_pointwise<B, Mish>(m);
-  impl_pointwise<B, GELU, c10::string_view>(m);
-  impl_pointwise<B, Softplus, double, double>(m);
-  impl_channelwise<B, PReLU, /*kPerChannel=*/true>(m);
-  impl_channelwise<B, SwishLearnable, /*kPerChannel=*/false>(m);
-  impl_softmax<B>(m);
+  for_each_op(KernelRegistrar<B>{m});
 }
+
+// Checks and output allocation only: the kernels of the Meta device, which
+// fake tensors (torch.compile, torch.export, opcheck) run.
+struct MetaBackend {
+  static constexpr bool kComputes = false;
+};
 
 }  // namespace torch_activations

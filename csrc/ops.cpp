@@ -1,52 +1,145 @@
-// The schemas of every op, in one place. Kernels are registered per backend
-// (cpu/cpu_backend.h, cuda/kernels.cu); fake kernels and autograd in Python.
-#include <torch/library.h>
+// The library every backend registers into: the schemas of every op (from
+// op_table.h's for_each_op), their Meta kernels, their C++ autograd, and the
+// Python module torch_activations._C, whose functions call the ops straight
+// through the dispatcher (the eager fast path of torch_activations.functional;
+// torch.compile, scripting and tracing see torch.ops.torch_activations.*).
+// CPU and CUDA kernels are registered by their own libraries (cpu/, cuda/).
+#include <torch/extension.h>
 
 #include <string>
+#include <unordered_map>
+#include <type_traits>
 
+#include "autograd.h"
+#include "op_table.h"
+
+namespace torch_activations {
 namespace {
 
-// name, extra parameters after the tensor(s)
-struct PointwiseSchema {
-  const char* name;
-  const char* params;
-};
+template <class T>
+constexpr const char* schema_type() {
+  if constexpr (std::is_same_v<T, double>) return "float";
+  else if constexpr (std::is_same_v<T, int64_t>) return "int";
+  else {
+    static_assert(std::is_same_v<T, c10::string_view>, "no schema type for this parameter");
+    return "str";
+  }
+}
 
-constexpr PointwiseSchema kPointwise[] = {
-    {"relu", ""},
-    {"leaky_relu", ", float negative_slope"},
-    {"relu6", ""},
-    {"leaky_relu6", ", float negative_slope"},
-    {"elu", ", float alpha"},
-    {"selu", ""},
-    {"celu", ", float alpha"},
-    {"sigmoid", ""},
-    {"tanh", ""},
-    {"silu", ""},
-    {"swish", ", float beta"},
-    {"hardswish", ""},
-    {"hardsigmoid", ""},
-    {"mish", ""},
-    {"gelu", ", str approximate"},
-    {"softplus", ", float beta, float threshold"},
-};
+struct SchemaDefiner {
+  torch::Library& m;
 
-}  // namespace
-
-TORCH_LIBRARY(torch_activations, m) {
-  for (const auto& op : kPointwise) {
-    const std::string name = op.name, params = op.params;
+  template <template <class> class Op, class... P, class... Names>
+  void pointwise(Names... names) {
+    static_assert(sizeof...(P) == sizeof...(Names), "one name per parameter");
+    const std::string name = Op<float>::name;
+    std::string params;
+    ((params += std::string(", ") + schema_type<P>() + " " + names), ...);
     // out-of-place forward, in-place forward, and backward from the saved tensor
     m.def((name + "(Tensor x" + params + ") -> Tensor").c_str());
     m.def((name + "_(Tensor(a!) x" + params + ") -> ()").c_str());
     m.def((name + "_backward(Tensor grad, Tensor saved" + params + ") -> Tensor").c_str());
   }
-  m.def("prelu(Tensor x, Tensor weight) -> Tensor");
-  m.def("prelu_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)");
-  m.def("swish_learnable(Tensor x, Tensor weight) -> Tensor");
-  m.def("swish_learnable_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)");
-  m.def("softmax(Tensor x, int dim) -> Tensor");
-  m.def("softmax_backward(Tensor grad, Tensor out, int dim) -> Tensor");
-  m.def("log_softmax(Tensor x, int dim) -> Tensor");
-  m.def("log_softmax_backward(Tensor grad, Tensor out, int dim) -> Tensor");
+  template <template <class> class Op, bool kPerChannel>
+  void channelwise() {
+    const std::string name = Op<float>::name;
+    m.def((name + "(Tensor x, Tensor weight) -> Tensor").c_str());
+    m.def((name + "_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)").c_str());
+  }
+  template <bool kLog>
+  void softmax() {
+    const std::string name = softmax_name<kLog>();
+    m.def((name + "(Tensor x, int dim) -> Tensor").c_str());
+    m.def((name + "_backward(Tensor grad, Tensor out, int dim) -> Tensor").c_str());
+  }
+};
+
+namespace py = pybind11;
+
+// _C.<op>(x, params...) for every forward op, in place too: the GIL is
+// released while the op runs, as torch's own bindings do.
+struct PythonBindings {
+  py::module_& m;
+
+  template <template <class> class Op, class... P, class... Names>
+  void pointwise(Names...) {
+    using F = autograd::Pointwise<Op, P...>;
+    m.def(F::op_name().c_str(), [](const Tensor& x, P... p) { return F::forward_op().call(x, p...); },
+          py::call_guard<py::gil_scoped_release>());
+    m.def((F::op_name() + "_").c_str(), [](const Tensor& x, P... p) { F::inplace_op().call(x, p...); },
+          py::call_guard<py::gil_scoped_release>());
+  }
+  template <template <class> class Op, bool kPerChannel>
+  void channelwise() {
+    using F = autograd::Channelwise<Op, kPerChannel>;
+    m.def(F::op_name().c_str(), [](const Tensor& x, const Tensor& w) { return F::forward_op().call(x, w); },
+          py::call_guard<py::gil_scoped_release>());
+  }
+  template <bool kLog>
+  void softmax() {
+    using F = autograd::Softmax<kLog>;
+    m.def(F::op_name().c_str(), [](const Tensor& x, int64_t dim) { return F::forward_op().call(x, dim); },
+          py::call_guard<py::gil_scoped_release>());
+  }
+};
+
+// Second-order formulas by backward-op name, set from Python at import. Never
+// destroyed: the Python objects must not outlive the interpreter's teardown.
+std::unordered_map<std::string, py::object>& second_orders() {
+  static auto* formulas = new std::unordered_map<std::string, py::object>();
+  return *formulas;
+}
+
+}  // namespace
+
+namespace autograd {
+
+variable_list second_order(const std::string& op, const variable_list& saved,
+                           const variable_list& grads, const std::vector<c10::IValue>& params) {
+  py::gil_scoped_acquire gil;
+  const auto found = second_orders().find(op);
+  TORCH_CHECK(found != second_orders().end(), "torch_activations.", op, ": no second-order formula");
+  auto tensors = [](const variable_list& list) {
+    py::tuple t(list.size());
+    for (size_t i = 0; i < list.size(); ++i) t[i] = list[i].defined() ? py::cast(list[i]) : py::none();
+    return t;
+  };
+  py::tuple values(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& p = params[i];
+    values[i] = p.isDouble() ? py::object(py::float_(p.toDouble()))
+                : p.isInt()  ? py::object(py::int_(p.toInt()))
+                             : py::object(py::str(p.toStringRef()));
+  }
+  py::object result;
+  try {
+    result = found->second(tensors(saved), tensors(grads), *values);
+  } catch (py::error_already_set& e) {
+    TORCH_CHECK(false, "torch_activations.", op, " (double backward): ", e.what());
+  }
+  variable_list out;
+  for (auto item : result) out.push_back(item.is_none() ? Tensor() : py::cast<Tensor>(item));
+  return out;
+}
+
+}  // namespace autograd
+}  // namespace torch_activations
+
+TORCH_LIBRARY(torch_activations, m) {
+  torch_activations::for_each_op(torch_activations::SchemaDefiner{m});
+}
+
+TORCH_LIBRARY_IMPL(torch_activations, Meta, m) {
+  torch_activations::register_kernels<torch_activations::MetaBackend>(m);
+}
+
+TORCH_LIBRARY_IMPL(torch_activations, Autograd, m) {
+  torch_activations::for_each_op(torch_activations::autograd::AutogradRegistrar{m});
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  torch_activations::for_each_op(torch_activations::PythonBindings{m});
+  m.def("_register_second_order", [](const std::string& op, pybind11::object formula) {
+    torch_activations::second_orders()[op] = std::move(formula);
+  });
 }

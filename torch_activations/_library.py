@@ -53,18 +53,18 @@ def _choose_isa():
 
 
 def _load():
-    main = _library_path("_C")
-    if main is None:
+    try:
+        from . import _C  # the schemas, Meta kernels, autograd, CUDA kernels if built, Python bindings
+    except ImportError as error:
         raise ImportError(
-            "torch_activations: the compiled library _C is missing; build the package "
-            "with `pip install --no-build-isolation .`"
-        )
-    torch.ops.load_library(main)
+            "torch_activations: the compiled library _C is missing or does not load "
+            f"({error}); build the package with `pip install --no-build-isolation .`"
+        ) from error
     isa = _choose_isa()
     torch.ops.load_library(_library_path(f"_cpu_{isa}"))
-    return isa
+    return _C, isa
 
 
-CPU_ISA = _load()
+_C, CPU_ISA = _load()
 SUPPORTED_CPU_ISAS = tuple(_supported_isas())
 HAS_CUDA_KERNELS = torch._C._dispatch_has_kernel_for_dispatch_key("torch_activations::relu", "CUDA")

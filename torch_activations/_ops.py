@@ -1,114 +1,88 @@
-"""Fake kernels and autograd for every custom op, and the public
-torch.autograd.Function subclass behind each activation, all from the registry.
+"""The Python half of the ops: what is off the hot path.
 
-Autograd is registered on the ops themselves, so torch.ops.torch_activations.*
-are differentiable; the backward ops are differentiable too (double backward),
-with second-order terms written in plain PyTorch.
+The forward ops' autograd, their fake (Meta) kernels and every argument check
+are C++ (csrc/autograd.h, csrc/op_table.h). Here, from the registry:
+
+- the second-order formulas of the backward ops (double backward, jacrev of
+  a gradient), which their C++ autograd nodes call;
+- vmap rules, so torch.func.vmap, jacrev and friends batch the fused kernels;
+- the public torch.autograd.Function subclass behind each activation.
 """
 
 import torch
 
-from . import _library  # noqa: F401  (loads the schemas and kernels)
+from ._library import _C
 from .registry import ACTIVATIONS, CHANNELWISE, POINTWISE, SOFTMAX, broadcast_weight
 
 ops = torch.ops.torch_activations
-_FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-
-
-def check_float(name, t, what="input"):
-    """The dtype check of the C++ kernels, for fake tensors and Python callers."""
-    if t.dtype not in _FLOAT_DTYPES:
-        raise RuntimeError(
-            f"torch_activations.{name}: expected a floating-point {what} "
-            f"(float32, float64, float16 or bfloat16), got {t.dtype}"
-        )
 
 
 def _qualname(name):
     return f"torch_activations::{name}"
 
 
+def _batch_first(x, bdim, batch_size):
+    """x with its vmap batch dimension first (added by expansion if it has none)."""
+    if bdim is None:
+        return x.expand(batch_size, *x.shape)
+    return x.movedim(bdim, 0)
+
+
+def _same_batch(info, tensors, in_dims):
+    """Tensors that share one batch dimension: theirs, when they already agree."""
+    if len(set(in_dims)) == 1:
+        return tensors, in_dims[0]
+    return [_batch_first(t, d, info.batch_size) for t, d in zip(tensors, in_dims)], 0
+
+
 # ------------------------------------------------------------------ pointwise
 
 
 def _register_pointwise(spec):
-    name, n_params = spec.name, len(spec.params)
-    forward, backward = getattr(ops, name), getattr(ops, f"{name}_backward")
+    name = spec.name
+    backward = getattr(ops, f"{name}_backward")
 
-    @torch.library.register_fake(_qualname(name))
-    def _(x, *params):
-        check_float(name, x)
-        return torch.empty_like(x)
+    def second_order(saved, grads, *params):
+        (grad, saved), (grad_grad_x,) = saved, grads
+        if grad_grad_x is None:
+            return None, None
+        # grad_x = grad * f'(saved): d/d(grad) is the backward op itself
+        return backward(grad_grad_x, saved, *params), grad_grad_x * grad * spec.second(saved, *params)
 
-    @torch.library.register_fake(_qualname(f"{name}_"))
-    def _(x, *params):
-        check_float(name, x)
+    _C._register_second_order(f"{name}_backward", second_order)
 
-    @torch.library.register_fake(_qualname(f"{name}_backward"))
-    def _(grad, saved, *params):
-        check_float(name, grad, "grad")
-        return torch.empty_like(saved)
+    forward = getattr(ops, name)
 
-    def setup_forward(ctx, inputs, output):
-        x, *params = inputs
-        ctx.params = params
-        ctx.save_for_backward(output if spec.saves == "output" else x)
+    @torch.library.register_vmap(_qualname(name))
+    def _(info, in_dims, x, *params):
+        return forward(x, *params), in_dims[0]
 
-    def forward_grad(ctx, grad):
-        (saved,) = ctx.saved_tensors
-        return (backward(grad, saved, *ctx.params),) + (None,) * n_params
-
-    torch.library.register_autograd(_qualname(name), forward_grad, setup_context=setup_forward)
-
-    def setup_backward(ctx, inputs, output):
-        grad, saved, *params = inputs
-        ctx.params = params
-        ctx.save_for_backward(grad, saved)
-
-    def backward_grad(ctx, grad_grad_x):
-        grad, saved = ctx.saved_tensors
-        grad_grad = saved_grad = None
-        if ctx.needs_input_grad[0]:
-            grad_grad = backward(grad_grad_x, saved, *ctx.params)
-        if ctx.needs_input_grad[1]:
-            saved_grad = grad_grad_x * grad * spec.second(saved, *ctx.params)
-        return (grad_grad, saved_grad) + (None,) * n_params
-
-    torch.library.register_autograd(_qualname(f"{name}_backward"), backward_grad, setup_context=setup_backward)
-
-
-def _split_inplace(spec, args):
-    """(params, inplace) from Function.apply's positional arguments."""
-    n = len(spec.params)
-    params = tuple(args[:n]) + spec.defaults[len(args[:n]):]
-    inplace = bool(args[n]) if len(args) > n else False
-    return params, inplace
+    @torch.library.register_vmap(_qualname(f"{name}_backward"))
+    def _(info, in_dims, grad, saved, *params):
+        (grad, saved), bdim = _same_batch(info, (grad, saved), in_dims[:2])
+        return backward(grad, saved, *params), bdim
 
 
 def _pointwise_function(spec):
     forward_op = getattr(ops, spec.name)
-    inplace_op = getattr(ops, f"{spec.name}_")
     backward_op = getattr(ops, f"{spec.name}_backward")
 
-    def forward(ctx, input, *args):
-        params, inplace = _split_inplace(spec, args)
-        ctx.params, ctx.n_args = params, len(args)
-        if not inplace:
-            out = forward_op(input, *params)
-            ctx.save_for_backward(out if spec.saves == "output" else input)
-            return out
-        # In place: what backward needs must survive the overwrite.
-        saved = input.clone() if spec.saves == "input" and ctx.needs_input_grad[0] else None
-        inplace_op(input, *params)
-        ctx.mark_dirty(input)
-        ctx.save_for_backward(input if spec.saves == "output" else saved)
-        return input
+    def params_of(args):
+        return tuple(args) + spec.defaults[len(args):]
+
+    def forward(input, *params):
+        return forward_op(input, *params_of(params))
+
+    def setup_context(ctx, inputs, output):
+        input, *params = inputs
+        ctx.params, ctx.n_params = params_of(params), len(params)
+        ctx.save_for_backward(output if spec.saves == "output" else input)
 
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
-        return (backward_op(grad, saved, *ctx.params),) + (None,) * ctx.n_args
+        return (backward_op(grad, saved, *ctx.params),) + (None,) * ctx.n_params
 
-    return _make_function(spec, forward, backward, f"input, {', '.join(spec.param_names + ('inplace',))}")
+    return _make_function(spec, forward, setup_context, backward, f"input, {', '.join(spec.param_names)}".rstrip(", "))
 
 
 # ---------------------------------------------------------------- channelwise
@@ -149,93 +123,102 @@ def _swish_learnable_second(grad, x, beta, gg_x, gg_beta):
 _CHANNELWISE_SECOND = {"prelu": _prelu_second, "swish_learnable": _swish_learnable_second}
 
 
+def _channel_weight(weight, x):
+    """A batch of weights (batch first) shaped to broadcast over a batch of inputs."""
+    shape = [weight.shape[0]] + [1] * (x.dim() - 1)
+    if weight[0].numel() > 1:
+        shape[2] = weight[0].numel()
+    return weight.reshape(shape)
+
+
+def _sum_per_channel(t, weight):
+    """Per-example sums of a batch shaped like the input, down to a batch of weights."""
+    if weight[0].numel() == 1:
+        return t.reshape(t.shape[0], -1).sum(1).reshape(weight.shape)
+    return t.sum([d for d in range(1, t.dim()) if d != 2]).reshape(weight.shape)
+
+
+# Under vmap, channel-wise ops run as plain torch expressions over the batch:
+# the weight's channels move with the batch dimension, and its gradient is a
+# reduction that must stay per example.
+_CHANNELWISE_BATCHED = {
+    "prelu": (
+        lambda x, w: torch.where(x > 0, x, w * x),
+        lambda g, x, w: (torch.where(x > 0, g, w * g), torch.where(x > 0, torch.zeros_like(x), g * x)),
+    ),
+    "swish_learnable": (
+        lambda x, b: x * torch.sigmoid(b * x),
+        lambda g, x, b: (
+            g * torch.sigmoid(b * x) * (1 + b * x * (1 - torch.sigmoid(b * x))),
+            g * x * x * torch.sigmoid(b * x) * (1 - torch.sigmoid(b * x)),
+        ),
+    ),
+}
+
+
 def _register_channelwise(spec):
-    name = spec.name
-    backward = getattr(ops, f"{name}_backward")
-    second = _CHANNELWISE_SECOND[name]
+    second = _CHANNELWISE_SECOND[spec.name]
+    forward_expr, backward_expr = _CHANNELWISE_BATCHED[spec.name]
 
-    @torch.library.register_fake(_qualname(name))
-    def _(x, weight):
-        check_float(name, x)
-        check_float(name, weight, "weight")
-        return torch.empty_like(x)
+    @torch.library.register_vmap(_qualname(spec.name))
+    def _(info, in_dims, x, weight):
+        x, weight = (_batch_first(t, d, info.batch_size) for t, d in zip((x, weight), in_dims))
+        getattr(ops, spec.name)(x[0].to("meta"), weight[0].to("meta"))  # the op's own checks, per example
+        return forward_expr(x, _channel_weight(weight, x)), 0
 
-    @torch.library.register_fake(_qualname(f"{name}_backward"))
-    def _(grad, x, weight):
-        check_float(name, grad, "grad")
-        return torch.empty_like(x), torch.empty_like(weight)
+    @torch.library.register_vmap(_qualname(f"{spec.name}_backward"))
+    def _(info, in_dims, grad, x, weight):
+        grad, x, weight = (_batch_first(t, d, info.batch_size) for t, d in zip((grad, x, weight), in_dims))
+        grad_x, grad_w = backward_expr(grad, x, _channel_weight(weight, x))
+        return (grad_x, _sum_per_channel(grad_w, weight)), (0, 0)
 
-    def setup_forward(ctx, inputs, output):
-        ctx.save_for_backward(*inputs)
-
-    def forward_grad(ctx, grad):
-        x, weight = ctx.saved_tensors
-        return backward(grad, x, weight)
-
-    torch.library.register_autograd(_qualname(name), forward_grad, setup_context=setup_forward)
-
-    def setup_backward(ctx, inputs, output):
-        ctx.save_for_backward(*inputs)
-
-    def backward_grad(ctx, gg_x, gg_w):
-        grad, x, weight = ctx.saved_tensors
+    def second_order(saved, grads, *params):
+        (grad, x, weight), (gg_x, gg_w) = saved, grads
         gg_x = torch.zeros_like(x) if gg_x is None else gg_x
         gg_w = torch.zeros_like(weight) if gg_w is None else gg_w
         return second(grad, x, weight, gg_x, gg_w)
 
-    torch.library.register_autograd(_qualname(f"{name}_backward"), backward_grad, setup_context=setup_backward)
+    _C._register_second_order(f"{spec.name}_backward", second_order)
 
 
 def _channelwise_function(spec):
     forward_op = getattr(ops, spec.name)
     backward_op = getattr(ops, f"{spec.name}_backward")
 
-    def forward(ctx, input, weight):
-        ctx.save_for_backward(input, weight)
+    def forward(input, weight):
         return forward_op(input, weight)
+
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
 
     def backward(ctx, grad):
         input, weight = ctx.saved_tensors
         return backward_op(grad, input, weight)
 
-    return _make_function(spec, forward, backward, "input, weight")
+    return _make_function(spec, forward, setup_context, backward, "input, weight")
 
 
 # -------------------------------------------------------------------- softmax
 
 
+def _batched_dim(op, x, dim):
+    """The softmax dim of a per-example tensor, in the batch-first tensor x."""
+    ndim = max(x.dim() - 1, 1)
+    if not -ndim <= dim < ndim:  # the op's own error, from its Meta kernel
+        op(torch.empty(x.shape[1:], dtype=x.dtype, device="meta"), dim)
+    return (dim % ndim) + 1
+
+
 def _register_softmax(spec):
     name = spec.name
     log = name == "log_softmax"
+    forward = getattr(ops, name)
     backward = getattr(ops, f"{name}_backward")
 
-    @torch.library.register_fake(_qualname(name))
-    def _(x, dim):
-        check_float(name, x)
-        return torch.empty_like(x, memory_format=torch.contiguous_format)
-
-    @torch.library.register_fake(_qualname(f"{name}_backward"))
-    def _(grad, out, dim):
-        check_float(name, grad, "grad")
-        return torch.empty_like(out, memory_format=torch.contiguous_format)
-
-    def setup_forward(ctx, inputs, output):
-        ctx.dim = inputs[1]
-        ctx.save_for_backward(output)
-
-    def forward_grad(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return backward(grad, out, ctx.dim), None
-
-    torch.library.register_autograd(_qualname(name), forward_grad, setup_context=setup_forward)
-
-    def setup_backward(ctx, inputs, output):
-        ctx.dim = inputs[2]
-        ctx.save_for_backward(inputs[0], inputs[1])
-
-    def backward_grad(ctx, gg):
-        grad, out = ctx.saved_tensors
-        dim = ctx.dim
+    def second_order(saved, grads, dim):
+        (grad, out), (gg,) = saved, grads
+        if gg is None:
+            return None, None
         if log:  # grad_x = g - exp(y) * sum(g)
             e = torch.exp(out)
             d_grad = gg - (gg * e).sum(dim, keepdim=True)
@@ -243,26 +226,43 @@ def _register_softmax(spec):
         else:  # grad_x = y * (g - sum(g * y))
             d_grad = backward(gg, out, dim)
             d_out = gg * (grad - (grad * out).sum(dim, keepdim=True)) - grad * (gg * out).sum(dim, keepdim=True)
-        return d_grad, d_out, None
+        return d_grad, d_out
 
-    torch.library.register_autograd(_qualname(f"{name}_backward"), backward_grad, setup_context=setup_backward)
+    _C._register_second_order(f"{name}_backward", second_order)
+
+    def batched(op, tensors, dim):
+        """op over batch-first tensors; a batch of 0-dim examples is a batch of rows of one."""
+        if tensors[0].dim() == 1:
+            _batched_dim(op, tensors[0], dim)  # the range check
+            return op(*(t.unsqueeze(1) for t in tensors), 1).squeeze(1)
+        return op(*tensors, _batched_dim(op, tensors[0], dim))
+
+    @torch.library.register_vmap(_qualname(name))
+    def _(info, in_dims, x, dim):
+        return batched(forward, [x.movedim(in_dims[0], 0)], dim), 0
+
+    @torch.library.register_vmap(_qualname(f"{name}_backward"))
+    def _(info, in_dims, grad, out, dim):
+        tensors = [_batch_first(t, d, info.batch_size) for t, d in zip((grad, out), in_dims[:2])]
+        return batched(backward, tensors, dim), 0
 
 
 def _softmax_function(spec):
     forward_op = getattr(ops, spec.name)
     backward_op = getattr(ops, f"{spec.name}_backward")
 
-    def forward(ctx, input, dim):
-        out = forward_op(input, dim)
-        ctx.dim = dim
-        ctx.save_for_backward(out)
-        return out
+    def forward(input, dim):
+        return forward_op(input, dim)
+
+    def setup_context(ctx, inputs, output):
+        ctx.dim = inputs[1]
+        ctx.save_for_backward(output)
 
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return backward_op(grad, out, ctx.dim), None
 
-    return _make_function(spec, forward, backward, "input, dim")
+    return _make_function(spec, forward, setup_context, backward, "input, dim")
 
 
 # ---------------------------------------------------------------------------
@@ -272,17 +272,24 @@ def function_name(spec):
     return f"{spec.module}LearnableFunction" if spec.name == "swish_learnable" else f"{spec.module}Function"
 
 
-def _make_function(spec, forward, backward, signature):
+def _make_function(spec, forward, setup_context, backward, signature):
     doc = (
         f"torch.autograd.Function for {spec.name}: `{function_name(spec)}.apply({signature})`.\n\n"
         f"Forward runs torch.ops.torch_activations.{spec.name}, backward "
-        f"torch.ops.torch_activations.{spec.name}_backward (itself differentiable)."
+        f"torch.ops.torch_activations.{spec.name}_backward (itself differentiable). "
+        "It supports torch.func transforms (vmap through the ops' own vmap rules)."
     )
     return type(
         function_name(spec),
         (torch.autograd.Function,),
-        {"forward": staticmethod(forward), "backward": staticmethod(backward), "__doc__": doc,
-         "__module__": "torch_activations.functional"},
+        {
+            "forward": staticmethod(forward),
+            "setup_context": staticmethod(setup_context),
+            "backward": staticmethod(backward),
+            "generate_vmap_rule": True,
+            "__doc__": doc,
+            "__module__": "torch_activations.functional",
+        },
     )
 
 

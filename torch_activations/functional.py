@@ -1,30 +1,44 @@
 """torch.nn.functional-style activations: the same names, arguments and
-defaults as torch.nn.functional, each backed by a public
-torch.autograd.Function subclass (``ReLUFunction`` for ``relu``, ...) whose
-forward and backward are this package's fused custom ops.
+defaults as torch.nn.functional, calling this package's custom ops directly
+(their autograd is C++, so no Python runs beyond these few lines).
+
+Eagerly, a call goes through ``torch_activations._C`` (a thin binding that
+enters the dispatcher with no Python argument parsing); while torch.compile
+traces, or when a tensor overrides ``__torch_function__``, the very same op
+is called as ``torch.ops.torch_activations.<op>``, which those machineries
+understand. Each activation also has a public torch.autograd.Function
+subclass (``ReLUFunction`` for ``relu``, ...).
 """
 
 import warnings
 from typing import Optional, Union
 
 import torch
+from torch._C import _has_torch_function_unary, _has_torch_function_variadic
 
 from . import _ops
+from ._library import _C
 from .registry import ACTIVATIONS
 
 Tensor = torch.Tensor
+ops = torch.ops.torch_activations
+_is_compiling = torch.compiler.is_compiling
 
 # ReLUFunction, LeakyReLUFunction, ..., SwishLearnableFunction, SoftmaxFunction, ...
 globals().update({_ops.function_name(spec): _ops.FUNCTIONS[spec.name] for spec in ACTIVATIONS})
 
 
-def _pointwise(name: str, input: Tensor, params: tuple, inplace: bool = False) -> Tensor:
-    if not inplace:
-        return _ops.FUNCTIONS[name].apply(input, *params)
-    if torch.is_grad_enabled() and input.requires_grad:
-        return _ops.FUNCTIONS[name].apply(input, *params, True)
-    getattr(_ops.ops, f"{name}_")(input, *params)
-    return input
+def _eager(input: Tensor) -> bool:
+    """True when the fast binding may run: not traced, no __torch_function__."""
+    return not (_is_compiling() or _has_torch_function_unary(input))
+
+
+def _pointwise(name: str, input: Tensor, params: tuple, inplace: bool) -> Tensor:
+    fast = _eager(input)
+    if inplace:
+        (getattr(_C, name + "_") if fast else getattr(ops, name + "_"))(input, *params)
+        return input
+    return (getattr(_C, name) if fast else getattr(ops, name))(input, *params)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -57,11 +71,11 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    return _pointwise("sigmoid", input, ())
+    return _pointwise("sigmoid", input, (), False)
 
 
 def tanh(input: Tensor) -> Tensor:
-    return _pointwise("tanh", input, ())
+    return _pointwise("tanh", input, (), False)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -71,8 +85,9 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 def swish(input: Tensor, beta: Union[float, Tensor] = 1.0) -> Tensor:
     """x * sigmoid(beta * x). A tensor beta (one element) is differentiable."""
     if isinstance(beta, Tensor):
-        return _ops.FUNCTIONS["swish_learnable"].apply(input, beta)
-    return _pointwise("swish", input, (float(beta),))
+        fast = not (_is_compiling() or _has_torch_function_variadic(input, beta))
+        return (_C.swish_learnable if fast else ops.swish_learnable)(input, beta)
+    return _pointwise("swish", input, (float(beta),), False)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -88,15 +103,16 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    return _pointwise("gelu", input, (approximate,))
+    return _pointwise("gelu", input, (approximate,), False)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return _pointwise("softplus", input, (float(beta), float(threshold)))
+    return _pointwise("softplus", input, (float(beta), float(threshold)), False)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    return _ops.FUNCTIONS["prelu"].apply(input, weight)
+    fast = not (_is_compiling() or _has_torch_function_variadic(input, weight))
+    return (_C.prelu if fast else ops.prelu)(input, weight)
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
@@ -114,7 +130,7 @@ def _softmax(name: str, input: Tensor, dim: Optional[int], stacklevel: int, dtyp
         dim = _softmax_dim(name, input.dim(), stacklevel + 1)
     if dtype is not None:
         input = input.to(dtype)
-    return _ops.FUNCTIONS[name].apply(input, dim)
+    return (getattr(_C, name) if _eager(input) else getattr(ops, name))(input, dim)
 
 
 def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3, dtype: Optional[torch.dtype] = None) -> Tensor:

@@ -163,6 +163,8 @@ inline typename V::value_type reduce_lanes(const V& v, R combine) {
 }
 
 struct CpuBackend {
+  static constexpr bool kComputes = true;
+
   template <template <class> class Op, class... P>
   static void forward(const Tensor& x, const Tensor& out, P... p) {
     TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {

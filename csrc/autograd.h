@@ -1,0 +1,334 @@
+// Autograd for every op, in C++ at the Autograd dispatch key, generated from
+// op_table.h's for_each_op: one backward node per op family. A forward call
+// runs the kernel below autograd, then records a node that saves what the
+// backward op needs (the input or the output, per the functor's kSaves).
+// Nothing on this path is Python.
+//
+// In-place calls follow torch's own in-place ops: a leaf that requires grad is
+// rejected before anything is written, the version counter is bumped, a
+// non-leaf (or a view) gets its history rebased, and a saved tensor that was
+// overwritten later is detected when backward unpacks it.
+//
+// The backward ops are differentiable too (double backward, torch.func.jacrev
+// of a gradient): when backward runs with create_graph=True the node calls
+// them through autograd, which records a SecondOrder node; otherwise below it.
+// Second-order formulas are off the hot path, so they are Python
+// (torch_activations/_ops.py), reached through second_order().
+#pragma once
+
+#include <torch/csrc/autograd/VariableTypeUtils.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/utils.h>
+#include <torch/csrc/autograd/saved_variable.h>
+
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "op_table.h"
+
+namespace torch_activations {
+namespace autograd {
+
+using torch::autograd::Node;
+using torch::autograd::SavedVariable;
+using torch::autograd::variable_list;
+
+// A parameter as the node keeps it (a string_view argument dies with the call).
+template <class T>
+using Stored = std::conditional_t<std::is_same_v<T, c10::string_view>, std::string, T>;
+
+template <class Signature>
+c10::TypedOperatorHandle<Signature> find_op(const std::string& name) {
+  return c10::Dispatcher::singleton()
+      .findSchemaOrThrow(("torch_activations::" + name).c_str(), "")
+      .template typed<Signature>();
+}
+
+template <class F>
+decltype(auto) below_autograd(F&& f) {
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return f();
+}
+
+// Backward nodes call the backward op through autograd only when a graph of
+// the backward is being built (double backward).
+template <class F>
+decltype(auto) backward_call(F&& f) {
+  if (at::GradMode::is_enabled()) return f();
+  return below_autograd(std::forward<F>(f));
+}
+
+inline bool has_forward_grad(const Tensor& t) { return torch::autograd::isFwGradDefined(t); }
+
+inline void check_no_forward_grad(const std::string& op, const Tensor& t) {
+  TORCH_CHECK(!has_forward_grad(t), "torch_activations.", op,
+              ": forward-mode AD (torch.func.jvp, jacfwd, dual tensors) is not supported by this "
+              "op; use reverse mode (backward, torch.func.grad, vjp, jacrev)");
+}
+
+// The derivative of backward op `op`, given what its node saved, the incoming
+// gradients (undefined where none flows) and the op's parameters: one
+// gradient per tensor input of the op. Defined by the Python module (ops.cpp).
+variable_list second_order(const std::string& op, const variable_list& saved,
+                           const variable_list& grads, const std::vector<c10::IValue>& params);
+
+// The node of every backward op: it saves the op's tensor inputs.
+struct SecondOrder : Node {
+  std::string op;
+  std::vector<SavedVariable> saved;
+  std::vector<c10::IValue> params;
+  std::string name() const override { return "torch_activations::" + op + "Backward"; }
+  void release_variables() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& s : saved) s.reset_data();
+  }
+  variable_list apply(variable_list&& grads) override {
+    variable_list tensors;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const auto& s : saved) tensors.push_back(s.unpack());
+    }
+    return second_order(op, tensors, grads, params);
+  }
+};
+
+// Runs backward op `op` over `inputs` below autograd and, if a graph is being
+// built, records its SecondOrder node on `outputs`.
+template <class Compute>
+auto differentiable_backward(const std::string& op, const variable_list& inputs,
+                             std::vector<c10::IValue> params, Compute&& compute) {
+  for (const auto& t : inputs) check_no_forward_grad(op, t);
+  auto result = below_autograd(std::forward<Compute>(compute));
+  if (torch::autograd::compute_requires_grad(inputs)) {
+    auto node = c10::make_intrusive<SecondOrder>();
+    node->op = op;
+    node->params = std::move(params);
+    node->set_next_edges(torch::autograd::collect_next_edges(inputs));
+    if constexpr (std::is_same_v<decltype(result), Tensor>) {
+      torch::autograd::set_history(result, node);
+    } else {
+      torch::autograd::set_history({std::get<0>(result), std::get<1>(result)}, node);
+    }
+    for (const auto& t : inputs) node->saved.emplace_back(t, /*is_output=*/false);
+  }
+  return result;
+}
+
+// The part every backward node shares: its name and the release of what it saved.
+template <class Family, class Self>
+struct SavingNode : Node {
+  std::string name() const override { return "torch_activations::" + Family::op_name() + "Backward"; }
+  void release_variables() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    static_cast<Self*>(this)->release();
+  }
+};
+
+// ---------------------------------------------------------------- pointwise
+
+template <template <class> class Op, class... P>
+struct Pointwise {
+  static constexpr bool kSavesOutput = Op<float>::kSaves == Saved::Output;
+  static std::string op_name() { return Op<float>::name; }
+  static const auto& forward_op() {
+    static const auto op = find_op<Tensor(const Tensor&, P...)>(op_name());
+    return op;
+  }
+  static const auto& inplace_op() {
+    static const auto op = find_op<void(const Tensor&, P...)>(op_name() + "_");
+    return op;
+  }
+  static const auto& backward_op() {
+    static const auto op = find_op<Tensor(const Tensor&, const Tensor&, P...)>(op_name() + "_backward");
+    return op;
+  }
+
+  struct Backward : SavingNode<Pointwise, Backward> {
+    SavedVariable saved;
+    std::tuple<Stored<P>...> params;
+    explicit Backward(P... p) : params(Stored<P>(p)...) {}
+    void release() { saved.reset_data(); }
+    variable_list apply(variable_list&& grads) override {
+      std::lock_guard<std::mutex> lock(this->mutex_);
+      const Tensor s = saved.unpack(this->getptr());  // raises if overwritten since
+      if (!grads[0].defined()) return {Tensor()};
+      return {backward_call([&] {
+        return std::apply([&](const auto&... p) { return backward_op().call(grads[0], s, p...); }, params);
+      })};
+    }
+  };
+
+  static Tensor forward(const Tensor& x, P... p) {
+    Tensor y = below_autograd([&] { return forward_op().call(x, p...); });
+    if (torch::autograd::compute_requires_grad(x)) {
+      auto node = c10::make_intrusive<Backward>(p...);
+      node->set_next_edges(torch::autograd::collect_next_edges(x));
+      torch::autograd::set_history(y, node);
+      node->saved = SavedVariable(kSavesOutput ? y : x, /*is_output=*/kSavesOutput);
+    }
+    if (has_forward_grad(x)) {  // the Jacobian is diagonal: its product is the backward op's
+      const Tensor tangent = below_autograd(
+          [&] { return backward_op().call(x._fw_grad(0), kSavesOutput ? y : x, p...); });
+      y._set_fw_grad(tangent, /*level=*/0, /*is_inplace_op=*/false);
+    }
+    return y;
+  }
+
+  static Tensor backward(const Tensor& grad, const Tensor& saved, P... p) {
+    return differentiable_backward(op_name() + "_backward", {grad, saved}, {c10::IValue(Stored<P>(p))...},
+                                   [&] { return backward_op().call(grad, saved, p...); });
+  }
+
+  static void forward_inplace(const Tensor& x, P... p) {
+    const bool requires_grad = torch::autograd::compute_requires_grad(x);
+    torch::autograd::check_inplace(x, requires_grad);
+    check_no_forward_grad(op_name() + "_", x);
+    c10::intrusive_ptr<Backward> node;
+    if (requires_grad) {
+      node = c10::make_intrusive<Backward>(p...);
+      node->set_next_edges(torch::autograd::collect_next_edges(x));
+      // what backward needs must survive the overwrite
+      if (!kSavesOutput) node->saved = SavedVariable(below_autograd([&] { return x.clone(); }), false);
+    }
+    below_autograd([&] { inplace_op().call(x, p...); });
+    torch::autograd::increment_version(x);
+    if (node) {
+      torch::autograd::rebase_history(x, node);
+      if (kSavesOutput) node->saved = SavedVariable(x, /*is_output=*/true, x.is_view());
+    }
+  }
+};
+
+// -------------------------------------------------------------- channelwise
+
+template <template <class> class Op, bool kPerChannel>
+struct Channelwise {
+  static std::string op_name() { return Op<float>::name; }
+  static const auto& forward_op() {
+    static const auto op = find_op<Tensor(const Tensor&, const Tensor&)>(op_name());
+    return op;
+  }
+  static const auto& backward_op() {
+    static const auto op = find_op<std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&)>(
+        op_name() + "_backward");
+    return op;
+  }
+
+  struct Backward : SavingNode<Channelwise, Backward> {
+    SavedVariable x, w;
+    void release() {
+      x.reset_data();
+      w.reset_data();
+    }
+    variable_list apply(variable_list&& grads) override {
+      std::lock_guard<std::mutex> lock(this->mutex_);
+      const Tensor xs = x.unpack(), ws = w.unpack();
+      if (!grads[0].defined()) return {Tensor(), Tensor()};
+      auto [grad_x, grad_w] = backward_call([&] { return backward_op().call(grads[0], xs, ws); });
+      return {grad_x, grad_w};
+    }
+  };
+
+  static Tensor forward(const Tensor& x, const Tensor& w) {
+    check_no_forward_grad(op_name(), x);
+    check_no_forward_grad(op_name(), w);
+    Tensor y = below_autograd([&] { return forward_op().call(x, w); });
+    if (torch::autograd::compute_requires_grad(x, w)) {
+      auto node = c10::make_intrusive<Backward>();
+      node->set_next_edges(torch::autograd::collect_next_edges(x, w));
+      torch::autograd::set_history(y, node);
+      node->x = SavedVariable(x, false);
+      node->w = SavedVariable(w, false);
+    }
+    return y;
+  }
+
+  static std::tuple<Tensor, Tensor> backward(const Tensor& grad, const Tensor& x, const Tensor& w) {
+    return differentiable_backward(op_name() + "_backward", {grad, x, w}, {},
+                                   [&] { return backward_op().call(grad, x, w); });
+  }
+};
+
+// ------------------------------------------------------------------ softmax
+
+template <bool kLog>
+struct Softmax {
+  static std::string op_name() { return softmax_name<kLog>(); }
+  static const auto& forward_op() {
+    static const auto op = find_op<Tensor(const Tensor&, int64_t)>(op_name());
+    return op;
+  }
+  static const auto& backward_op() {
+    static const auto op = find_op<Tensor(const Tensor&, const Tensor&, int64_t)>(op_name() + "_backward");
+    return op;
+  }
+
+  struct Backward : SavingNode<Softmax, Backward> {
+    SavedVariable y;
+    int64_t dim = 0;
+    void release() { y.reset_data(); }
+    variable_list apply(variable_list&& grads) override {
+      std::lock_guard<std::mutex> lock(this->mutex_);
+      const Tensor ys = y.unpack(this->getptr());
+      if (!grads[0].defined()) return {Tensor()};
+      return {backward_call([&] { return backward_op().call(grads[0], ys, dim); })};
+    }
+  };
+
+  static Tensor forward(const Tensor& x, int64_t dim) {
+    Tensor y = below_autograd([&] { return forward_op().call(x, dim); });
+    if (torch::autograd::compute_requires_grad(x)) {
+      auto node = c10::make_intrusive<Backward>();
+      node->dim = dim;
+      node->set_next_edges(torch::autograd::collect_next_edges(x));
+      torch::autograd::set_history(y, node);
+      node->y = SavedVariable(y, /*is_output=*/true);
+    }
+    if (has_forward_grad(x)) {
+      const Tensor t = x._fw_grad(0);
+      const Tensor tangent = below_autograd([&] {
+        // softmax's Jacobian is symmetric, so its product is the backward op's;
+        // log_softmax's: t - sum(softmax * t)
+        return kLog ? t - (y.exp() * t).sum(dim, /*keepdim=*/true) : backward_op().call(t, y, dim);
+      });
+      y._set_fw_grad(tangent, /*level=*/0, /*is_inplace_op=*/false);
+    }
+    return y;
+  }
+
+  static Tensor backward(const Tensor& grad, const Tensor& out, int64_t dim) {
+    return differentiable_backward(op_name() + "_backward", {grad, out}, {c10::IValue(dim)},
+                                   [&] { return backward_op().call(grad, out, dim); });
+  }
+};
+
+// ------------------------------------------------------------- registration
+
+struct AutogradRegistrar {
+  torch::Library& m;
+
+  template <template <class> class Op, class... P, class... Names>
+  void pointwise(Names...) {
+    using F = Pointwise<Op, P...>;
+    m.impl(F::op_name().c_str(), &F::forward);
+    m.impl((F::op_name() + "_").c_str(), &F::forward_inplace);
+    m.impl((F::op_name() + "_backward").c_str(), &F::backward);
+  }
+  template <template <class> class Op, bool kPerChannel>
+  void channelwise() {
+    using F = Channelwise<Op, kPerChannel>;
+    m.impl(F::op_name().c_str(), &F::forward);
+    m.impl((F::op_name() + "_backward").c_str(), &F::backward);
+  }
+  template <bool kLog>
+  void softmax() {
+    m.impl(Softmax<kLog>::op_name().c_str(), &Softmax<kLog>::forward);
+    m.impl((Softmax<kLog>::op_name() + "_backward").c_str(), &Softmax<kLog>::backward);
+  }
+};
+
+}  // namespace autograd
+}  // namespace torch_activations

@@ -34,7 +34,7 @@ def _eager(input: Tensor) -> bool:
 
 
 def _pointwise(name: str, input: Tensor, params: tuple, inplace: bool) -> Tensor:
-    fast = _eager(input)
+    fast = not (_is_compiling() or _has_torch_function_unary(input))  # _eager, inlined: per-call cost
     if inplace:
         (getattr(_C, name + "_") if fast else getattr(ops, name + "_"))(input, *params)
         return input

@@ -287,6 +287,9 @@ struct CpuBackend {
     if (inner == 1) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(dim_size, 1));
       at::parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
+        // 16-bit rows keep exp(x - max) in float (whole steps), not in the
+        // output, so it is computed once and never rounded twice
+        std::vector<Acc> exps(L::kReduced && !log ? (dim_size + L::kStep - 1) / L::kStep * L::kStep : 0);
         for (int64_t row = begin; row < end; ++row) {
           const T* xr = x + row * dim_size;
           T* yr = y + row * dim_size;
@@ -307,17 +310,28 @@ struct CpuBackend {
               e[part] = math::exp(v[part] - VecAcc(max));
               vsum = vsum + L::masked(e[part], part, count, Acc(0));
             }
-            if (!log && !L::kReduced) L::store(yr + i, e, count);  // reused below
+            if (log) continue;
+            if constexpr (L::kReduced) {
+              for (int part = 0; part < L::kParts; ++part) e[part].store(exps.data() + i + part * L::kPartSize);
+            } else {
+              L::store(yr + i, e, count);  // reused below
+            }
           }
           const Acc sum = reduce_lanes(vsum, [](Acc a, Acc b) { return a + b; });
           const Acc shift = max + std::log(sum), scale = Acc(1) / sum;
-          const T* src = (!log && !L::kReduced) ? yr : xr;
+          if (L::kReduced && !log) {
+            for (int64_t i = 0; i < dim_size; i += L::kStep) {
+              typename L::Vecs r;
+              for (int part = 0; part < L::kParts; ++part)
+                r[part] = VecAcc::loadu(exps.data() + i + part * L::kPartSize) * VecAcc(scale);
+              L::store(yr + i, r, std::min(L::kStep, dim_size - i));
+            }
+            continue;
+          }
           map_range(0, dim_size, [&](auto v) {
             using V = decltype(v);
-            if (log) return v - V(shift);
-            if (L::kReduced) return math::exp(v - V(max)) * V(scale);
-            return v * V(scale);
-          }, yr, src);
+            return log ? v - V(shift) : v * V(scale);
+          }, yr, log ? xr : yr);
         }
       });
       return;

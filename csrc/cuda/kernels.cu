@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "../op_table.h"
+#include "launch.h"
 
 namespace torch_activations {
 namespace {
@@ -105,9 +106,9 @@ void launch_pointwise(int64_t n, const F& f, T* out, const In*... in) {
   const int blocks = int(std::max<int64_t>(1, std::min<int64_t>(tiles, max_resident_blocks(kThreads))));
   auto stream = at::cuda::getCurrentCUDAStream();
   if (vectorize) {
-    pointwise_kernel<kVec><<<blocks, kThreads, 0, stream>>>(out, ptrs, n, f);
+    TA_LAUNCH(blocks, kThreads, 0, stream, pointwise_kernel<kVec>)(out, ptrs, n, f);
   } else {
-    pointwise_kernel<1><<<blocks, kThreads, 0, stream>>>(out, ptrs, n, f);
+    TA_LAUNCH(blocks, kThreads, 0, stream, pointwise_kernel<1>)(out, ptrs, n, f);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
@@ -133,7 +134,7 @@ __global__ void channelwise_backward_kernel(const T* g, const T* x, const T* w, 
                                             at::opmath_type<T>* gw, int64_t n, int64_t stride,
                                             int64_t channels, Op op) {
   using Acc = at::opmath_type<T>;
-  extern __shared__ unsigned char shared_bytes[];
+  TA_DYNAMIC_SHARED(unsigned char, shared_bytes);
   Acc* block_sum = reinterpret_cast<Acc*>(shared_bytes);
   const bool use_shared = channels <= kSharedChannels;
   if (use_shared) {
@@ -348,8 +349,8 @@ struct CudaBackend {
     TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
       using Acc = at::opmath_type<scalar_t>;
       const int64_t n = x.numel();
-      channelwise_forward_kernel<<<grid_for(n, kThreads), kThreads, 0,
-                                   at::cuda::getCurrentCUDAStream()>>>(
+      TA_LAUNCH(grid_for(n, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream(),
+                channelwise_forward_kernel)(
           x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
           n, stride, channels, Op<Acc>{});
       C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -366,8 +367,8 @@ struct CudaBackend {
       grad_w = at::zeros({channels}, x.options().dtype(c10::CppTypeToScalarType<Acc>::value));
       const int64_t n = x.numel();
       const size_t shared = channels <= kSharedChannels ? channels * sizeof(Acc) : 0;
-      channelwise_backward_kernel<<<grid_for(n, kThreads), kThreads, shared,
-                                    at::cuda::getCurrentCUDAStream()>>>(
+      TA_LAUNCH(grid_for(n, kThreads), kThreads, shared, at::cuda::getCurrentCUDAStream(),
+                channelwise_backward_kernel)(
           g.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(),
           w.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(), grad_w.data_ptr<Acc>(), n,
           stride, channels, Op<Acc>{});
@@ -386,12 +387,12 @@ struct CudaBackend {
       if (inner == 1) {
         const int threads = row_threads(dim_size);
         const int blocks = int(std::min<int64_t>(outer, max_resident_blocks(threads)));
-        if (log) softmax_rows_kernel<scalar_t, true><<<blocks, threads, 0, stream>>>(xp, yp, outer, dim_size);
-        else softmax_rows_kernel<scalar_t, false><<<blocks, threads, 0, stream>>>(xp, yp, outer, dim_size);
+        if (log) TA_LAUNCH(blocks, threads, 0, stream, softmax_rows_kernel<scalar_t, true>)(xp, yp, outer, dim_size);
+        else TA_LAUNCH(blocks, threads, 0, stream, softmax_rows_kernel<scalar_t, false>)(xp, yp, outer, dim_size);
       } else {
         const int blocks = grid_for(outer * inner, kThreads);
-        if (log) softmax_columns_kernel<scalar_t, true><<<blocks, kThreads, 0, stream>>>(xp, yp, outer, dim_size, inner);
-        else softmax_columns_kernel<scalar_t, false><<<blocks, kThreads, 0, stream>>>(xp, yp, outer, dim_size, inner);
+        if (log) TA_LAUNCH(blocks, kThreads, 0, stream, softmax_columns_kernel<scalar_t, true>)(xp, yp, outer, dim_size, inner);
+        else TA_LAUNCH(blocks, kThreads, 0, stream, softmax_columns_kernel<scalar_t, false>)(xp, yp, outer, dim_size, inner);
       }
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
@@ -408,12 +409,12 @@ struct CudaBackend {
       if (inner == 1) {
         const int threads = row_threads(dim_size);
         const int blocks = int(std::min<int64_t>(outer, max_resident_blocks(threads)));
-        if (log) softmax_backward_rows_kernel<scalar_t, true><<<blocks, threads, 0, stream>>>(gp, yp, gxp, outer, dim_size);
-        else softmax_backward_rows_kernel<scalar_t, false><<<blocks, threads, 0, stream>>>(gp, yp, gxp, outer, dim_size);
+        if (log) TA_LAUNCH(blocks, threads, 0, stream, softmax_backward_rows_kernel<scalar_t, true>)(gp, yp, gxp, outer, dim_size);
+        else TA_LAUNCH(blocks, threads, 0, stream, softmax_backward_rows_kernel<scalar_t, false>)(gp, yp, gxp, outer, dim_size);
       } else {
         const int blocks = grid_for(outer * inner, kThreads);
-        if (log) softmax_backward_columns_kernel<scalar_t, true><<<blocks, kThreads, 0, stream>>>(gp, yp, gxp, outer, dim_size, inner);
-        else softmax_backward_columns_kernel<scalar_t, false><<<blocks, kThreads, 0, stream>>>(gp, yp, gxp, outer, dim_size, inner);
+        if (log) TA_LAUNCH(blocks, kThreads, 0, stream, softmax_backward_columns_kernel<scalar_t, true>)(gp, yp, gxp, outer, dim_size, inner);
+        else TA_LAUNCH(blocks, kThreads, 0, stream, softmax_backward_columns_kernel<scalar_t, false>)(gp, yp, gxp, outer, dim_size, inner);
       }
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
@@ -422,6 +423,8 @@ struct CudaBackend {
 
 }  // namespace torch_activations
 
+#if !defined(TA_CUDA_EMULATION)  // the emulation registers these for CPU tensors itself
 TORCH_LIBRARY_IMPL(torch_activations, CUDA, m) {
   torch_activations::register_kernels<torch_activations::CudaBackend>(m);
 }
+#endif

@@ -94,7 +94,8 @@ constexpr int warpSize = 32;
 #define __launch_bounds__(...)
 #define __shared__ static thread_local
 
-// The indices of the running CUDA thread (rewritten by the scheduler).
+// The indices of the running CUDA thread (rewritten by the scheduler). (Not
+// initial-exec TLS: a library loaded after torch finds no static TLS left.)
 inline thread_local uint3 threadIdx;
 inline thread_local uint3 blockIdx;
 inline thread_local dim3 blockDim;
@@ -160,8 +161,10 @@ inline bool use_ucontext() {
 #if CUDA_EMULATION_FAST_SWITCH
 // switch_context(&save, load): saves the callee-saved registers, MXCSR and the
 // x87 control word on this stack, stores its pointer in *save, and continues
-// on the stack `load` that an earlier call saved (or make_frame built).
-// fiber_start runs the function a new frame names in rbx.
+// on the stack `load` that an earlier call saved (or resume built). The two
+// control words are reloaded only when they differ (loading them is slow and
+// device code never changes them). fiber_start runs the function a new frame
+// names in rbx.
 extern "C" void cuda_emulation_switch_context(void** save, void* load)
     __attribute__((visibility("hidden")));
 extern "C" void cuda_emulation_fiber_start() __attribute__((visibility("hidden")));
@@ -178,13 +181,17 @@ cuda_emulation_switch_context:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
+  pushq $0
   stmxcsr (%rsp)
   fnstcw 4(%rsp)
+  movq (%rsp), %rax
   movq %rsp, (%rdi)
   movq %rsi, %rsp
+  cmpq (%rsp), %rax
+  je 1f
   ldmxcsr (%rsp)
   fldcw 4(%rsp)
+1:
   addq $8, %rsp
   popq %r15
   popq %r14
@@ -279,6 +286,10 @@ struct Runtime {
   std::string message;
   // describing the launch in progress, for messages
   const char* kernel = "";
+  // the warp step in progress (see step_warp)
+  Fiber* step_lanes = nullptr;
+  int step_count = 0, step_index = 0;
+  bool step_reversed = false;
 
   ~Runtime() {
     for (Stack* s : free_stacks) {
@@ -288,9 +299,19 @@ struct Runtime {
   }
 };
 
+inline thread_local Runtime* tls_runtime = nullptr;
+
+inline Runtime* create_runtime() {
+  static thread_local std::unique_ptr<Runtime> owner;  // freed when the thread ends
+  owner.reset(new Runtime);
+  tls_runtime = owner.get();
+  return tls_runtime;
+}
+
 inline Runtime& runtime() {
-  static thread_local Runtime rt;
-  return rt;
+  Runtime* rt = tls_runtime;
+  if (__builtin_expect(rt == nullptr, 0)) rt = create_runtime();
+  return *rt;
 }
 
 inline std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -373,22 +394,37 @@ inline void fiber_main() {
 #if CUDA_EMULATION_ASAN
   __sanitizer_finish_switch_fiber(nullptr, &rt.sched_lo, &rt.sched_size);
 #endif
-  try {
-    rt.body(rt.body_ctx);
-  } catch (const std::exception& e) {
-    block_error(std::string("a device function threw: ") + e.what());
-  } catch (...) {
-    block_error("a device function threw");
+  for (;;) {
+    try {
+      rt.body(rt.body_ctx);
+    } catch (const std::exception& e) {
+      block_error(std::string("a device function threw: ") + e.what());
+    } catch (...) {
+      block_error("a device function threw");
+    }
+    Fiber* done = rt.current;
+    done->status = Status::kExited;
+    // The lane the scheduler would start next, if it has not started yet,
+    // runs on this very stack: a warp that never waits costs two switches.
+    const int next = rt.step_index + 1;
+    if (rt.failed || next >= rt.step_count) break;
+    Fiber& lane = rt.step_lanes[rt.step_reversed ? rt.step_count - 1 - next : next];
+    if (lane.status != Status::kNew) break;
+    rt.step_index = next;
+    lane.stack = done->stack;
+    done->stack = nullptr;
+    lane.status = Status::kReady;
+    threadIdx = lane.tid;
+    rt.current = &lane;
   }
-  Runtime& now = runtime();
-  now.current->status = Status::kExited;
   leave_fiber(/*exiting=*/true);
   fatal("an exited fiber was resumed");
 }
 
 inline void ucontext_entry() { fiber_main(); }
 
-// The scheduler's side: run fiber f until it waits or exits.
+// The scheduler's side: run fiber f until it waits or exits (and, on its
+// stack, the lanes after it that start and exit without waiting).
 inline void resume(Fiber& f) {
   Runtime& rt = runtime();
   if (f.status == Status::kNew) {
@@ -439,10 +475,11 @@ inline void resume(Fiber& f) {
 #if CUDA_EMULATION_ASAN
   __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
+  Fiber* last = rt.current;  // f, or the last lane that ran on its stack
   rt.current = nullptr;
-  if (f.status == Status::kExited) {
-    release_stack(f.stack);
-    f.stack = nullptr;
+  if (last->status == Status::kExited) {
+    release_stack(last->stack);
+    last->stack = nullptr;
   }
 }
 
@@ -567,11 +604,14 @@ inline bool resolve_warp(Block& b, int warp) {
 // its collectives. Returns whether anything happened.
 inline bool step_warp(Block& b, int warp, bool reversed) {
   Runtime& rt = runtime();
-  Fiber* lanes = b.fibers + warp * 32;
-  const int count = std::min(32, b.threads - warp * 32);
+  rt.step_lanes = b.fibers + warp * 32;
+  rt.step_count = std::min(32, b.threads - warp * 32);
+  rt.step_reversed = reversed;
   bool ran = false;
-  for (int i = 0; i < count; ++i) {
-    Fiber& f = lanes[reversed ? count - 1 - i : i];
+  // step_index advances past lanes that fiber_main ran on the same stack
+  for (rt.step_index = 0; rt.step_index < rt.step_count; ++rt.step_index) {
+    const int i = rt.step_index;
+    Fiber& f = rt.step_lanes[reversed ? rt.step_count - 1 - i : i];
     if (f.status == Status::kNew || f.status == Status::kReady) {
       resume(f);
       ran = true;

@@ -39,8 +39,9 @@ COMMON = ["-std=c++20", "-fPIC", "-g0", "-Wno-unknown-pragmas"]
 # Optimised enough for the suite's sizes, cheap enough to compile.
 OPTIMIZE = ["-O1"]
 SANITIZE = ["-O1", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
-# Kernels of the mutation check: UBSan's alignment check reports packed
-# loads on misaligned pointers, which x86 would otherwise execute silently.
+# The kernel tests outside the sanitizer build (the mutation check's):
+# UBSan's alignment check reports packed loads on misaligned pointers, which
+# x86 would otherwise execute silently.
 MUTANT = ["-O1", "-fsanitize=alignment", "-fno-sanitize-recover=alignment"]
 TORCH_LIBS = [f"-L{p}" for p in cpp_extension.library_paths()] + ["-lc10", "-ltorch_cpu", "-ltorch"]
 
@@ -57,18 +58,44 @@ def _deps_stamp(source, flags):
     return h.hexdigest()[:16]
 
 
-def compile_object(source, flags, defines=()):
+def _compile(source, flags, out, language=()):
+    cmd = [CXX, *COMMON, *flags, *DEFINES, *[f"-I{p}" for p in INCLUDES], *language, "-c", str(source)]
+    run = subprocess.run([*cmd, "-o", f"{out}.tmp"], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.stderr.write(run.stderr[-20000:])
+        raise SystemExit(f"compiling {source} failed")
+    os.replace(f"{out}.tmp", out)
+
+
+# The torch headers every kernel-test object includes, precompiled once per
+# set of flags: parsing them is half of compiling a mutant.
+PRECOMPILED = """#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/MemoryOverlap.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+"""
+
+
+def precompiled_header(flags):
+    """The path to pass to -include for a precompiled header built with `flags`."""
+    key = hashlib.sha256((" ".join(flags) + PRECOMPILED + torch.__version__).encode()).hexdigest()[:16]
+    header = BUILD / f"pch-{key}" / "torch_headers.h"
+    if not (header.parent / "torch_headers.h.gch").exists():
+        header.parent.mkdir(parents=True, exist_ok=True)
+        header.write_text(PRECOMPILED)
+        _compile(header, flags, header.parent / "torch_headers.h.gch", ["-x", "c++-header"])
+    return header
+
+
+def compile_object(source, flags, defines=(), pch=None):
     flags = list(flags) + list(defines)
     obj = BUILD / "obj" / f"{pathlib.Path(source).stem}-{_deps_stamp(source, flags)}.o"
     if obj.exists():
         return obj
     obj.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [CXX, *COMMON, *flags, *DEFINES, *[f"-I{p}" for p in INCLUDES], "-c", str(source), "-o", f"{obj}.tmp"]
-    run = subprocess.run(cmd, capture_output=True, text=True)
-    if run.returncode != 0:
-        sys.stderr.write(run.stderr[-20000:])
-        raise SystemExit(f"compiling {source} failed")
-    os.replace(f"{obj}.tmp", obj)
+    _compile(source, flags + (["-Winvalid-pch", "-include", str(pch)] if pch else []), obj)
     return obj
 
 
@@ -79,21 +106,34 @@ def build_library():
     print(out.relative_to(ROOT))
 
 
-def build_kernel_tests(sanitize, kernels, out):
-    flags = SANITIZE if sanitize else OPTIMIZE
-    kernel_flags = SANITIZE if sanitize else MUTANT
-    source = pathlib.Path(kernels).resolve() if kernels else ROOT / "csrc" / "cuda" / "kernels.cu"
-    objs = [
-        compile_object(TESTS / "kernel_tests.cpp", flags),
+def test_objects(sanitize, pch=None):
+    """The kernel-test program's own objects (the tests, not the kernels)."""
+    flags = SANITIZE if sanitize else MUTANT
+    return [
+        compile_object(TESTS / "kernel_tests.cpp", flags, pch=pch),
         compile_object(TESTS / "emulator_tests.cpp", flags),
-        compile_object(TESTS / "kernels_under_test.cpp", kernel_flags, [f'-DKERNELS_SOURCE="{source}"']),
     ]
-    out = pathlib.Path(out) if out else BUILD / ("kernel_tests-sanitized" if sanitize else "kernel_tests")
+
+
+def kernels_object(sanitize, kernels=None, pch=None):
+    source = pathlib.Path(kernels).resolve() if kernels else ROOT / "csrc" / "cuda" / "kernels.cu"
+    flags = SANITIZE if sanitize else MUTANT
+    return compile_object(TESTS / "kernels_under_test.cpp", flags, [f'-DKERNELS_SOURCE="{source}"'], pch)
+
+
+def link_kernel_tests(objs, sanitize, out):
+    out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    link = [CXX, *flags, *map(str, objs), *TORCH_LIBS, *kernel_flags]
-    link += [f"-Wl,-rpath,{p}" for p in cpp_extension.library_paths()]
-    subprocess.run([*link, "-o", str(out)], check=True)
-    print(out)
+    flags = SANITIZE if sanitize else MUTANT
+    rpath = [f"-Wl,-rpath,{p}" for p in cpp_extension.library_paths()]
+    subprocess.run([CXX, *flags, *map(str, objs), *TORCH_LIBS, *rpath, "-o", str(out)], check=True)
+    return out
+
+
+def build_kernel_tests(sanitize, kernels, out):
+    out = out or BUILD / ("kernel_tests-sanitized" if sanitize else "kernel_tests")
+    objs = test_objects(sanitize) + [kernels_object(sanitize, kernels)]
+    print(link_kernel_tests(objs, sanitize, out))
 
 
 def main():

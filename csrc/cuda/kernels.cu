@@ -2,6 +2,11 @@
 // loads and stores, a scalar tail, 64-bit offsets, a grid sized to the GPU,
 // the current stream), a channel-wise pair (PReLU, learnable Swish) and
 // softmax row/column kernels. The math comes from activations.h.
+//
+// Launches are written TA_LAUNCH(...)(args) and dynamic shared memory
+// TA_DYNAMIC_SHARED (launch.h): under nvcc exactly <<<...>>> and extern
+// __shared__, and with the host compiler the CPU emulation of CUDA
+// (emulation/), which runs these very kernels on CPU tensors in CI.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>

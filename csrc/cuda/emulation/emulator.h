@@ -636,7 +636,8 @@ inline bool release_barrier(Block& b) {
     if (f.status == Status::kAtBarrier) {
       if (waiting == nullptr) {
         waiting = &f;
-      } else if (f.line != waiting->line || std::strcmp(f.file, waiting->file) != 0) {
+      } else if (f.line != waiting->line ||
+                 (f.file != waiting->file && std::strcmp(f.file, waiting->file) != 0)) {
         block_error(format("divergent __syncthreads: %s waits at %s, %s at %s",
                            who(*waiting).c_str(), where(*waiting).c_str(), who(f).c_str(),
                            where(f).c_str()));

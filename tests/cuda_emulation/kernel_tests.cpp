@@ -11,13 +11,15 @@
 // Every output lies inside a larger buffer whose other elements must come
 // out untouched.
 //
-//   kernel_tests [--stop-at-first-failure] [schedule...]   (default: all four)
+//   kernel_tests [--stop-at-first-failure] [--only=emulator|pointwise|channelwise|softmax]
+//                [schedule...]   (default: all four schedules)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "check.h"
@@ -318,9 +320,27 @@ void softmax_tests(Checker& check) {
 int main(int argc, char** argv) {
   std::vector<std::string> schedules;
   bool stop_at_failure = false;  // a mutant needs one failing check to be caught
+  std::string only;              // one group of tests
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--stop-at-first-failure") stop_at_failure = true;
-    else schedules.push_back(argv[i]);
+    const std::string arg = argv[i];
+    if (arg == "--stop-at-first-failure") stop_at_failure = true;
+    else if (arg.rfind("--only=", 0) == 0) only = arg.substr(7);
+    else schedules.push_back(arg);
+  }
+  using Group = std::pair<const char*, void (*)(kernel_tests::Checker&)>;
+  std::vector<Group> groups = {{"emulator", kernel_tests::emulator_tests},
+                               {"pointwise", kernel_tests::pointwise_tests},
+                               {"channelwise", kernel_tests::channelwise_tests},
+                               {"softmax", kernel_tests::softmax_tests}};
+  if (!only.empty()) {
+    std::vector<Group> chosen;
+    for (const Group& g : groups)
+      if (only == g.first) chosen.push_back(g);
+    if (chosen.empty()) {
+      std::fprintf(stderr, "--only=%s: not one of emulator, pointwise, channelwise, softmax\n", only.c_str());
+      return 2;
+    }
+    groups = chosen;
   }
   if (schedules.empty())
     schedules = {"round-robin", "greedy", "round-robin-reversed", "greedy-reversed"};
@@ -336,9 +356,8 @@ int main(int argc, char** argv) {
     cuda_emulation::set_schedule(schedule);
     at::manual_seed(0);
     const int before = check.failures;
-    for (auto* tests : {kernel_tests::emulator_tests, kernel_tests::pointwise_tests,
-                        kernel_tests::channelwise_tests, kernel_tests::softmax_tests}) {
-      tests(check);
+    for (const Group& group : groups) {
+      group.second(check);
       if (stop_at_failure && check.failures > 0) break;
     }
     std::printf("%s: %d failures\n", s.c_str(), check.failures - before);

@@ -3,7 +3,9 @@
     python scripts/readme_table.py            # print the table
     python scripts/readme_table.py --check    # exit 1 if README.md differs
 
-CUDA_STATUS records where the CUDA kernels last ran the whole test suite.
+CUDA_STATUS records what evidence the CUDA kernels have: compiled by nvcc,
+and the whole test suite run through them under the CPU emulation of CUDA
+(tools/test_cuda_emulated.sh, in CI); no GPU has run them yet.
 """
 
 import pathlib
@@ -11,7 +13,7 @@ import sys
 
 from torch_activations.registry import ACTIVATIONS, CHANNELWISE
 
-CUDA_STATUS = "compiled, not yet run on a GPU"
+CUDA_STATUS = "compiled by nvcc; tested under CPU emulation in CI; not yet run on a GPU"
 
 BEGIN, END = "<!-- activations table: begin -->", "<!-- activations table: end -->"
 

@@ -170,17 +170,26 @@ print("ok", ta.CPU_ISA)
 """
 
 
+def _cpu_build_env(isa):
+    """The environment of a process that loads the CPU build `isa` (never the
+    emulated CUDA kernels)."""
+    env = dict(os.environ, TORCH_ACTIVATIONS_CPU_ISA=isa)
+    env.pop("TORCH_ACTIVATIONS_CUDA_EMULATION", None)
+    return env
+
+
+@pytest.mark.skipif(ta.CUDA_EMULATION, reason="tests the CPU builds, which the emulated CUDA run does not load")
 @pytest.mark.parametrize("isa", ta.SUPPORTED_CPU_ISAS)
 def test_each_cpu_build(isa):
     """Every CPU build this machine can run, chosen with TORCH_ACTIVATIONS_CPU_ISA."""
-    env = dict(os.environ, TORCH_ACTIVATIONS_CPU_ISA=isa)
+    env = _cpu_build_env(isa)
     run = subprocess.run([sys.executable, "-c", ISA_CHECK.format(isa=isa)], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip() == f"ok {isa}"
 
 
 def test_cpu_isa_choice_is_validated():
-    env = dict(os.environ, TORCH_ACTIVATIONS_CPU_ISA="sse9")
+    env = _cpu_build_env("sse9")
     run = subprocess.run([sys.executable, "-c", "import torch_activations"], env=env, capture_output=True, text=True)
     assert run.returncode != 0 and "TORCH_ACTIVATIONS_CPU_ISA='sse9' is not one of" in run.stderr
     if "avx512" not in ta.SUPPORTED_CPU_ISAS:

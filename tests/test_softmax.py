@@ -61,6 +61,25 @@ def test_extremes_match_torch(spec, dtype, device):
 
 
 @pytest.mark.parametrize("spec", SOFTMAX_SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_minus_inf_matches_torch(spec, dtype, device):
+    """-inf first, last, between finite values and everywhere, along rows
+    and along columns (where each thread of a kernel may start on a -inf)."""
+    inf = float("inf")
+    x = torch.tensor(
+        [[1.0, -inf, 2.0, 0.5], [-inf, 3.0, -inf, 1.0], [-inf] * 4, [-inf, -inf, -inf, 7.0], [2.0, 1.0, 0.0, -inf]],
+        dtype=dtype, device=device,
+    )
+    fn = getattr(ta.functional, spec.name)
+    for dim in (1, 0):
+        torch.testing.assert_close(fn(x, dim), spec.torch_functional(x, dim), equal_nan=True)
+    row = torch.tensor([1.0, -inf, 2.0], dtype=dtype, device=device)
+    expected = torch.tensor([0.2689414213699951, 0.0, 0.7310585786300049], dtype=torch.float64)
+    expected = expected.log() if spec.name == "log_softmax" else expected
+    torch.testing.assert_close(fn(row, 0).double(), expected.to(device))
+
+
+@pytest.mark.parametrize("spec", SOFTMAX_SPECS, ids=SPEC_IDS)
 def test_gradcheck_gradgradcheck_opcheck(spec, device):
     fn = getattr(ta.functional, spec.name)
     ops = torch.ops.torch_activations

@@ -3,6 +3,11 @@ kernels built for the best instruction set this CPU supports.
 
 TORCH_ACTIVATIONS_CPU_ISA=default|avx2|avx512 picks another CPU build (one the
 CPU supports); it is read once, at import.
+
+TORCH_ACTIVATIONS_CUDA_EMULATION=1 (for tests) runs CPU tensors through the
+CUDA kernels instead, compiled by the host compiler against a CPU emulation of
+CUDA (`python tools/build_cuda_emulation.py` builds that library); CPU_ISA is
+then None.
 """
 
 import importlib.machinery
@@ -52,6 +57,19 @@ def _choose_isa():
     return requested
 
 
+CUDA_EMULATION = os.environ.get("TORCH_ACTIVATIONS_CUDA_EMULATION", "0").strip() not in ("", "0")
+
+
+def _load_cuda_emulation():
+    path = _library_path("_cuda_emulated")
+    if path is None:
+        raise ImportError(
+            "torch_activations: TORCH_ACTIVATIONS_CUDA_EMULATION is set but the emulated CUDA "
+            "library is missing; build it with `python tools/build_cuda_emulation.py`"
+        )
+    torch.ops.load_library(path)
+
+
 def _load():
     try:
         from . import _C  # the schemas, Meta kernels, autograd, CUDA kernels if built, Python bindings
@@ -60,6 +78,9 @@ def _load():
             "torch_activations: the compiled library _C is missing or does not load "
             f"({error}); build the package with `pip install --no-build-isolation .`"
         ) from error
+    if CUDA_EMULATION:
+        _load_cuda_emulation()
+        return _C, None
     isa = _choose_isa()
     torch.ops.load_library(_library_path(f"_cpu_{isa}"))
     return _C, isa

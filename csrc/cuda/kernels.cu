@@ -2,6 +2,11 @@
 // loads and stores, a scalar tail, 64-bit offsets, a grid sized to the GPU,
 // the current stream), a channel-wise pair (PReLU, learnable Swish) and
 // softmax row/column kernels. The math comes from activations.h.
+//
+// Launches are written TA_LAUNCH(...)(args) and dynamic shared memory
+// TA_DYNAMIC_SHARED (launch.h): under nvcc exactly <<<...>>> and extern
+// __shared__, and with the host compiler the CPU emulation of CUDA
+// (emulation/), which runs these very kernels on CPU tensors in CI.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>
@@ -16,6 +21,7 @@
 #include <limits>
 
 #include "../op_table.h"
+#include "launch.h"
 
 namespace torch_activations {
 namespace {
@@ -105,9 +111,9 @@ void launch_pointwise(int64_t n, const F& f, T* out, const In*... in) {
   const int blocks = int(std::max<int64_t>(1, std::min<int64_t>(tiles, max_resident_blocks(kThreads))));
   auto stream = at::cuda::getCurrentCUDAStream();
   if (vectorize) {
-    pointwise_kernel<kVec><<<blocks, kThreads, 0, stream>>>(out, ptrs, n, f);
+    TA_LAUNCH(blocks, kThreads, 0, stream, pointwise_kernel<kVec>)(out, ptrs, n, f);
   } else {
-    pointwise_kernel<1><<<blocks, kThreads, 0, stream>>>(out, ptrs, n, f);
+    TA_LAUNCH(blocks, kThreads, 0, stream, pointwise_kernel<1>)(out, ptrs, n, f);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
@@ -133,7 +139,7 @@ __global__ void channelwise_backward_kernel(const T* g, const T* x, const T* w, 
                                             at::opmath_type<T>* gw, int64_t n, int64_t stride,
                                             int64_t channels, Op op) {
   using Acc = at::opmath_type<T>;
-  extern __shared__ unsigned char shared_bytes[];
+  TA_DYNAMIC_SHARED(unsigned char, shared_bytes);
   Acc* block_sum = reinterpret_cast<Acc*>(shared_bytes);
   const bool use_shared = channels <= kSharedChannels;
   if (use_shared) {
@@ -173,13 +179,16 @@ struct MaxSum {
   Acc max, sum;
 };
 
+// Starts at {-inf, 0}; -inf elements add nothing (exp(-inf - -inf) would be
+// NaN for a thread whose elements so far are all -inf), NaN adds NaN, and a
+// row whose maximum is infinite ends up NaN, all as torch gives them.
 template <class Acc>
 __device__ __forceinline__ void online_add(MaxSum<Acc>& a, Acc v) {
   if (v > a.max) {
     // exp(v - v) rather than 1, so an infinite maximum gives NaN as in torch
     a.sum = a.sum * math::exp(a.max - v) + math::exp(v - v);
     a.max = v;
-  } else {
+  } else if (v != -std::numeric_limits<Acc>::infinity()) {
     a.sum += math::exp(v - a.max);
   }
 }
@@ -240,10 +249,10 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t dim_
     MaxSum<Acc> ms{-std::numeric_limits<Acc>::infinity(), Acc(0)};
     for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x) online_add(ms, Acc(xr[i]));
     ms = block_reduce(ms, shared);
-    const Acc shift = ms.max + math::log(ms.sum), scale = Acc(1) / ms.sum;
+    const Acc log_sum = math::log(ms.sum), scale = Acc(1) / ms.sum;
     for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x) {
       const Acc v = Acc(xr[i]);
-      yr[i] = T(kLog ? v - shift : math::exp(v - ms.max) * scale);
+      yr[i] = T(kLog ? (v - ms.max) - log_sum : math::exp(v - ms.max) * scale);
     }
   }
 }
@@ -259,10 +268,10 @@ __global__ void softmax_columns_kernel(const T* x, T* y, int64_t outer, int64_t 
     const int64_t base = (col / inner) * dim_size * inner + col % inner;
     MaxSum<Acc> ms{-std::numeric_limits<Acc>::infinity(), Acc(0)};
     for (int64_t d = 0; d < dim_size; ++d) online_add(ms, Acc(x[base + d * inner]));
-    const Acc shift = ms.max + math::log(ms.sum), scale = Acc(1) / ms.sum;
+    const Acc log_sum = math::log(ms.sum), scale = Acc(1) / ms.sum;
     for (int64_t d = 0; d < dim_size; ++d) {
       const Acc v = Acc(x[base + d * inner]);
-      y[base + d * inner] = T(kLog ? v - shift : math::exp(v - ms.max) * scale);
+      y[base + d * inner] = T(kLog ? (v - ms.max) - log_sum : math::exp(v - ms.max) * scale);
     }
   }
 }
@@ -350,8 +359,8 @@ struct CudaBackend {
     TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
       using Acc = at::opmath_type<scalar_t>;
       const int64_t n = x.numel();
-      channelwise_forward_kernel<<<grid_for(n, kThreads), kThreads, 0,
-                                   at::cuda::getCurrentCUDAStream()>>>(
+      TA_LAUNCH(grid_for(n, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream(),
+                channelwise_forward_kernel)(
           x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
           n, stride, channels, Op<Acc>{});
       C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -368,8 +377,8 @@ struct CudaBackend {
       grad_w = at::zeros({channels}, x.options().dtype(c10::CppTypeToScalarType<Acc>::value));
       const int64_t n = x.numel();
       const size_t shared = channels <= kSharedChannels ? channels * sizeof(Acc) : 0;
-      channelwise_backward_kernel<<<grid_for(n, kThreads), kThreads, shared,
-                                    at::cuda::getCurrentCUDAStream()>>>(
+      TA_LAUNCH(grid_for(n, kThreads), kThreads, shared, at::cuda::getCurrentCUDAStream(),
+                channelwise_backward_kernel)(
           g.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(),
           w.const_data_ptr<scalar_t>(), grad_x.data_ptr<scalar_t>(), grad_w.data_ptr<Acc>(), n,
           stride, channels, Op<Acc>{});
@@ -388,12 +397,12 @@ struct CudaBackend {
       if (inner == 1) {
         const int threads = row_threads(dim_size);
         const int blocks = int(std::min<int64_t>(outer, max_resident_blocks(threads)));
-        if (log) softmax_rows_kernel<scalar_t, true><<<blocks, threads, 0, stream>>>(xp, yp, outer, dim_size);
-        else softmax_rows_kernel<scalar_t, false><<<blocks, threads, 0, stream>>>(xp, yp, outer, dim_size);
+        if (log) TA_LAUNCH(blocks, threads, 0, stream, softmax_rows_kernel<scalar_t, true>)(xp, yp, outer, dim_size);
+        else TA_LAUNCH(blocks, threads, 0, stream, softmax_rows_kernel<scalar_t, false>)(xp, yp, outer, dim_size);
       } else {
         const int blocks = grid_for(outer * inner, kThreads);
-        if (log) softmax_columns_kernel<scalar_t, true><<<blocks, kThreads, 0, stream>>>(xp, yp, outer, dim_size, inner);
-        else softmax_columns_kernel<scalar_t, false><<<blocks, kThreads, 0, stream>>>(xp, yp, outer, dim_size, inner);
+        if (log) TA_LAUNCH(blocks, kThreads, 0, stream, softmax_columns_kernel<scalar_t, true>)(xp, yp, outer, dim_size, inner);
+        else TA_LAUNCH(blocks, kThreads, 0, stream, softmax_columns_kernel<scalar_t, false>)(xp, yp, outer, dim_size, inner);
       }
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
@@ -410,12 +419,12 @@ struct CudaBackend {
       if (inner == 1) {
         const int threads = row_threads(dim_size);
         const int blocks = int(std::min<int64_t>(outer, max_resident_blocks(threads)));
-        if (log) softmax_backward_rows_kernel<scalar_t, true><<<blocks, threads, 0, stream>>>(gp, yp, gxp, outer, dim_size);
-        else softmax_backward_rows_kernel<scalar_t, false><<<blocks, threads, 0, stream>>>(gp, yp, gxp, outer, dim_size);
+        if (log) TA_LAUNCH(blocks, threads, 0, stream, softmax_backward_rows_kernel<scalar_t, true>)(gp, yp, gxp, outer, dim_size);
+        else TA_LAUNCH(blocks, threads, 0, stream, softmax_backward_rows_kernel<scalar_t, false>)(gp, yp, gxp, outer, dim_size);
       } else {
         const int blocks = grid_for(outer * inner, kThreads);
-        if (log) softmax_backward_columns_kernel<scalar_t, true><<<blocks, kThreads, 0, stream>>>(gp, yp, gxp, outer, dim_size, inner);
-        else softmax_backward_columns_kernel<scalar_t, false><<<blocks, kThreads, 0, stream>>>(gp, yp, gxp, outer, dim_size, inner);
+        if (log) TA_LAUNCH(blocks, kThreads, 0, stream, softmax_backward_columns_kernel<scalar_t, true>)(gp, yp, gxp, outer, dim_size, inner);
+        else TA_LAUNCH(blocks, kThreads, 0, stream, softmax_backward_columns_kernel<scalar_t, false>)(gp, yp, gxp, outer, dim_size, inner);
       }
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
@@ -424,6 +433,8 @@ struct CudaBackend {
 
 }  // namespace torch_activations
 
+#if !defined(TA_CUDA_EMULATION)  // the emulation registers these for CPU tensors itself
 TORCH_LIBRARY_IMPL(torch_activations, CUDA, m) {
   torch_activations::register_kernels<torch_activations::CudaBackend>(m);
 }
+#endif

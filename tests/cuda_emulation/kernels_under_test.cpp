@@ -1,0 +1,49 @@
+// kernels.cu (or the copy KERNELS_SOURCE names, e.g. a mutant) compiled by the
+// host compiler against the CPU emulation, behind kernel_api.h. Built with
+// -I csrc/cuda/emulation (the CUDA stand-ins) and -I csrc/cuda (so a copy
+// elsewhere still finds "../op_table.h" and "launch.h").
+#ifndef KERNELS_SOURCE
+#define KERNELS_SOURCE "kernels.cu"
+#endif
+#include KERNELS_SOURCE
+
+#include "kernel_api.h"
+
+namespace kernel_tests {
+
+using torch_activations::CudaBackend;
+
+void silu_forward(const Tensor& x, const Tensor& out) {
+  CudaBackend::forward<torch_activations::SiLU>(x, out);
+}
+void silu_backward(const Tensor& grad, const Tensor& x, const Tensor& out) {
+  CudaBackend::backward<torch_activations::SiLU>(grad, x, out);
+}
+void prelu_forward(const Tensor& x, const Tensor& w, const Tensor& out, int64_t stride,
+                   int64_t channels) {
+  CudaBackend::channelwise_forward<torch_activations::PReLU>(x, w, out, stride, channels);
+}
+Tensor prelu_backward(const Tensor& grad, const Tensor& x, const Tensor& w, const Tensor& grad_x,
+                      int64_t stride, int64_t channels) {
+  return CudaBackend::channelwise_backward<torch_activations::PReLU>(grad, x, w, grad_x, stride,
+                                                                    channels);
+}
+void swish_forward(const Tensor& x, const Tensor& w, const Tensor& out, int64_t stride,
+                   int64_t channels) {
+  CudaBackend::channelwise_forward<torch_activations::SwishLearnable>(x, w, out, stride, channels);
+}
+Tensor swish_backward(const Tensor& grad, const Tensor& x, const Tensor& w, const Tensor& grad_x,
+                      int64_t stride, int64_t channels) {
+  return CudaBackend::channelwise_backward<torch_activations::SwishLearnable>(grad, x, w, grad_x,
+                                                                             stride, channels);
+}
+void softmax_forward(const Tensor& x, const Tensor& out, int64_t outer, int64_t dim_size,
+                     int64_t inner, bool log) {
+  CudaBackend::softmax_forward(x, out, outer, dim_size, inner, log);
+}
+void softmax_backward(const Tensor& grad, const Tensor& out, const Tensor& grad_x, int64_t outer,
+                      int64_t dim_size, int64_t inner, bool log) {
+  CudaBackend::softmax_backward(grad, out, grad_x, outer, dim_size, inner, log);
+}
+
+}  // namespace kernel_tests

@@ -95,3 +95,8 @@ class Swish(torch.nn.Module):
 
 
 __all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"]
+
+
+from . import _docs  # noqa: E402
+
+_docs.attach(globals())  # every module's docstring, from the registry

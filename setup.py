@@ -20,8 +20,8 @@ Environment:
   CUDA_HOME                       CUDA toolkit; derived from nvcc if unset
   MAX_JOBS                        libraries compiled at once (default: one
                                   per CPU core)
-ccache (or sccache) is used when it is on PATH (torch's build helpers wrap the
-compilers with it); TORCH_NO_COMPILER_WRAPPER=1 turns that off.
+ccache (or sccache) is used when it is on PATH; TORCH_NO_COMPILER_WRAPPER=1
+turns that off, as it does for torch's own build helpers.
 """
 
 import json
@@ -150,7 +150,8 @@ EXTENSIONS = [_main_extension()] + cpu_extensions
 
 
 def _progress(message):
-    print(f"{PROGRESS} {message}", flush=True)
+    sys.stdout.write(f"{PROGRESS} {message}\n")  # one write: the libraries build in parallel threads
+    sys.stdout.flush()
 
 
 def _jobs():
@@ -160,6 +161,12 @@ def _jobs():
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+def _compiler_wrapper():
+    if os.environ.get("TORCH_NO_COMPILER_WRAPPER"):
+        return None
+    return next((w for w in ("ccache", "sccache") if shutil.which(w)), None)
 
 
 def _check_build_torch():
@@ -189,13 +196,10 @@ class ParallelBuildExtension(BuildExtension):
 
     def run(self):
         _check_build_torch()
-        wrapper = next((w for w in ("ccache", "sccache") if shutil.which(w)), None)
-        if os.environ.get("TORCH_NO_COMPILER_WRAPPER"):
-            wrapper = None
         self._started, self._done = time.perf_counter(), 0
         _progress(
             f"building {len(self.extensions)} libraries against torch {torch_label(TORCH_VERSION, torch.version.cuda)}, "
-            f"{self.parallel} at a time, compiler cache: {wrapper or 'none'}"
+            f"{self.parallel} at a time, compiler cache: {_compiler_wrapper() or 'none'}"
             + (f", CUDA architectures {os.environ.get('TORCH_CUDA_ARCH_LIST')}" if WITH_CUDA else ", no CUDA kernels")
         )
         super().run()  # builds in build_lib; with --inplace, then copies into the package
@@ -205,6 +209,15 @@ class ParallelBuildExtension(BuildExtension):
             self._remove_stale_libraries(package_dir)
             self._record_build(package_dir)
         _progress(f"done in {time.perf_counter() - self._started:.0f} s")
+
+    def build_extensions(self):
+        # torch wraps compiler_so (and nvcc) with ccache; setuptools >= 72
+        # compiles C++ with compiler_so_cxx, which it leaves alone
+        wrapper = _compiler_wrapper()
+        cxx = getattr(self.compiler, "compiler_so_cxx", None)
+        if wrapper and cxx and os.path.basename(cxx[0]) != wrapper:
+            self.compiler.set_executable("compiler_so_cxx", [wrapper] + list(cxx))
+        super().build_extensions()
 
     def build_extension(self, ext):
         label = ext.name.split(".")[-1]

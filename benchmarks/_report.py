@@ -322,8 +322,8 @@ def noise_lines(runs):
         return (f"{r['op']} 1 element {'grad' if r['grad'] else 'no grad'}" if "grad" in r else _case_name(r)) \
             + f" [{run['allocation']}]"
 
-    lines = [f"Noise: {remeasured} of {len(cases)} cases were measured twice (spread over ±10% or the CPU busy); "
-             f"{len(noisy)} still spread over ±10% (marked {NOISY}), {len(loaded)} still ran beside other load "
+    lines = [f"Noise: {remeasured} of {len(cases)} cases spread over ±10% and were measured again; {len(noisy)} "
+             f"still did (marked {NOISY}); {len(loaded)} ran while other processes took over a quarter of the CPU "
              f"(marked {LOADED})."]
     for label, group in (("noisy", noisy), ("loaded", loaded)):
         if group:

@@ -66,8 +66,23 @@ class CudaTimer:
         return start.elapsed_time(end) / 1e3
 
 
+class SyncedWallTimer(CpuTimer):
+    """Wall-clock time including the wait for the GPU: the host's cost per
+    call, which is what per-call overhead is about."""
+
+    def time(self, fn):
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+
 def timer_for(device: str):
     return CudaTimer() if device == "cuda" else CpuTimer()
+
+
+def wall_timer_for(device: str):
+    return SyncedWallTimer() if device == "cuda" else CpuTimer()
 
 
 def _repeated(competitor, reps):

@@ -19,9 +19,10 @@ The last three run under the tuned allocation setting only (CPU).
 The competitors run side by side, interleaved round by round, so sample i of
 one pairs with sample i of another; every figure is a median over rounds with
 its spread (half the interquartile range over the median; ratios are taken
-round by round). A case spreading more than 10% or measured while other
-processes took over a quarter of the CPU is measured again, and marked noisy
-or loaded if it still is. A load check at start warns when the machine is busy.
+round by round). A case spreading more than 10% is measured again, for
+longer, and marked noisy if it still does; one measured while other processes
+took over a quarter of the CPU is marked loaded. A load check at start warns
+when the machine is busy.
 
 CPU allocation: glibc malloc hands big blocks back to the OS on free, so every
 fresh large output page-faults (about 12 ms per 32 MB on a 2-core machine),
@@ -94,7 +95,7 @@ DEFAULT_THREADS = 2
 # backward adds read grad, read one saved tensor, write grad_x.
 BYTES_PER_ELEMENT = {"fwd": 2, "fwdbwd": 5}
 # A case measured while other processes took more than this share of the CPU
-# is measured again, and marked loaded if it still is.
+# is marked loaded.
 LOADED_SHARE = 0.25
 ATTEMPTS = 2  # the first measurement and one re-measurement
 
@@ -258,9 +259,9 @@ def _seed(*key):
 
 
 def measure_steady(competitors, timer, seconds, load, summarize):
-    """Interleaved samples, measured again (longer) when they spread too much
-    or other processes took too much of the CPU meanwhile; the steadier of the
-    attempts is kept and flagged if it is still noisy or loaded."""
+    """Interleaved samples, measured again (for longer) when they spread too
+    much; the steadier attempt is kept, flagged noisy if it still spreads too
+    much and loaded if other processes took much of the CPU meanwhile."""
     best = None
     for attempt in range(1, ATTEMPTS + 1):
         load.read()
@@ -268,10 +269,10 @@ def measure_steady(competitors, timer, seconds, load, summarize):
         others = load.read()
         summary = summarize(samples)
         spread = max(summary["spreads"])
-        loaded = others is not None and others > LOADED_SHARE
-        if best is None or (loaded, spread) < (best["loaded"], best["spread"]):
-            best = {"samples": samples, "summary": summary, "spread": spread, "loaded": loaded, "others_cpu": others}
-        if spread <= _timing.NOISY_SPREAD and not loaded:
+        if best is None or spread < best["spread"]:
+            best = {"summary": summary, "spread": spread, "others_cpu": others,
+                    "loaded": others is not None and others > LOADED_SHARE}
+        if spread <= _timing.NOISY_SPREAD:
             break
     best["attempts"] = attempt
     best["noisy"] = best["spread"] > _timing.NOISY_SPREAD
@@ -387,13 +388,14 @@ def _summarize_overhead(samples):
     return summary
 
 
-def measure_overhead(row, grad, config, timer, load):
+def measure_overhead(row, grad, config, load):
     dtype = torch.float32
     competitors = {
         "ours": _cases.overhead_competitor(_cases.our_function(row), row, dtype, config["device"], grad),
         "torch": _cases.overhead_competitor(_cases.torch_function(row), row, dtype, config["device"], grad),
     }
-    measured = measure_steady(competitors, timer, config["seconds_per_competitor"], load, _summarize_overhead)
+    measured = measure_steady(competitors, _timing.wall_timer_for(config["device"]), config["seconds_per_competitor"],
+                              load, _summarize_overhead)
     difference = measured["summary"]["difference"]
     return {
         "op": row.label, "base_op": row.spec.name, "grad": grad, "dtype": "float32", "numel": 1,
@@ -419,7 +421,7 @@ def run_measurements(config, allocation):
     started = time.perf_counter()
     for row, grad in overhead_cases:
         progress.show(f"{row.label} 1 element {'with' if grad else 'without'} grad")
-        overhead.append(measure_overhead(row, grad, config, timer, load))
+        overhead.append(measure_overhead(row, grad, config, load))
         progress.advance()
     for case in cases:
         dtype_name, k = case["dtype"], case["k"]

@@ -148,14 +148,14 @@ def test_a_noisy_case_is_measured_again_and_marked():
     assert measured["attempts"] == bench.ATTEMPTS and measured["noisy"]
 
 
-def test_a_case_beside_other_load_is_measured_again_and_marked():
+def test_a_case_beside_other_load_is_marked():
     class Busy:
         def read(self):
             return 0.9
 
     measured = bench.measure_steady({"a": _timing.Competitor(lambda: None)}, _ScriptedTimer([1e-3]), 0.01, Busy(),
                                     _summarize)
-    assert measured["attempts"] == bench.ATTEMPTS and measured["loaded"] and not measured["noisy"]
+    assert measured["loaded"] and not measured["noisy"]
 
 
 def test_fast_calls_are_repeated_within_a_sample():

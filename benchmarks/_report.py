@@ -427,7 +427,10 @@ def write_all(config, runs, wall, out, load, primary):
     targets = [t for run in runs for t in targets_for(run, primary)]
     status = exit_status(targets)
     rows, headers = op_table(runs, primary)
+    plots = write_plots(out, runs, primary)
     summary = summary_lines(config, runs, wall, load, targets, primary)
+    if plots:
+        summary.append("Plots: " + ", ".join(f"[{name[:-4].replace('_', ' ')}]({name})" for name in plots) + ".")
     print("\n" + "\n".join(line.replace("**", "") for line in summary if line != "```"))
     print("\n" + text_table(rows, headers))
     for run in runs:
@@ -440,7 +443,6 @@ def write_all(config, runs, wall, out, load, primary):
         problems = [line for run in runs for line in problem_lines(run)]
         f.write("\n".join(["# torch-activations benchmark", "", *summary, "", markdown_table(rows, headers), ""]
                           + (["Problems:", "", *[f"- {p}" for p in problems], ""] if problems else [])))
-    plots = write_plots(out, runs, primary)
     print(f"\nwrote {out}/results.json, results.md" + "".join(f", {p}" for p in plots))
     print(f"exit status {status}: " + ("every measured target held" if status == 0 else "a target did not hold"))
     return status

@@ -27,6 +27,7 @@ turns that off, as it does for torch's own build helpers.
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import time
@@ -163,6 +164,11 @@ def _jobs():
         return os.cpu_count() or 1
 
 
+def _children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _compiler_wrapper():
     if os.environ.get("TORCH_NO_COMPILER_WRAPPER"):
         return None
@@ -197,6 +203,7 @@ class ParallelBuildExtension(BuildExtension):
     def run(self):
         _check_build_torch()
         self._started, self._done = time.perf_counter(), 0
+        compilers_cpu = _children_cpu_seconds()
         _progress(
             f"building {len(self.extensions)} libraries against torch {torch_label(TORCH_VERSION, torch.version.cuda)}, "
             f"{self.parallel} at a time, compiler cache: {_compiler_wrapper() or 'none'}"
@@ -208,7 +215,8 @@ class ParallelBuildExtension(BuildExtension):
             package_dir = Path(self.get_finalized_command("build_py").get_package_dir(PACKAGE))
             self._remove_stale_libraries(package_dir)
             self._record_build(package_dir)
-        _progress(f"done in {time.perf_counter() - self._started:.0f} s")
+        _progress(f"done in {time.perf_counter() - self._started:.0f} s "
+                  f"({_children_cpu_seconds() - compilers_cpu:.0f} s of compiler CPU time)")
 
     def build_extensions(self):
         # torch wraps compiler_so (and nvcc) with ccache; setuptools >= 72

@@ -27,7 +27,6 @@ turns that off, as it does for torch's own build helpers.
 import json
 import os
 import platform
-import resource
 import shutil
 import sys
 import time
@@ -165,6 +164,10 @@ def _jobs():
 
 
 def _children_cpu_seconds():
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return 0.0
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 

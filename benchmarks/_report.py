@@ -437,8 +437,9 @@ def write_all(config, runs, wall, out, load, primary):
         for line in problem_lines(run):
             print("! " + line)
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"config": config, "wall_s": wall, "load_check": load, "primary_allocation": primary,
-                   "summary": {"targets": targets, "exit_status": status}, "runs": runs}, f, separators=(",", ":"))
+        json.dump(_rounded({"config": config, "wall_s": wall, "load_check": load, "primary_allocation": primary,
+                            "summary": {"targets": targets, "exit_status": status}, "runs": runs}),
+                  f, separators=(",", ":"))
     with open(os.path.join(out, "results.md"), "w") as f:
         problems = [line for run in runs for line in problem_lines(run)]
         f.write("\n".join(["# torch-activations benchmark", "", *summary, "", markdown_table(rows, headers), ""]
@@ -446,6 +447,17 @@ def write_all(config, runs, wall, out, load, primary):
     print(f"\nwrote {out}/results.json, results.md" + "".join(f", {p}" for p in plots))
     print(f"exit status {status}: " + ("every measured target held" if status == 0 else "a target did not hold"))
     return status
+
+
+def _rounded(value, digits=5):
+    """Floats to `digits` significant digits: far finer than any spread."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v, digits) for v in value]
+    return value
 
 
 def problem_lines(run):

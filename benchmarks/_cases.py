@@ -50,7 +50,7 @@ class OpRow:
     spec: Activation
     kwargs: Tuple[Tuple[str, object], ...] = ()  # the op's parameters, passed by name
     row_length: Optional[int] = None  # softmax kinds: elements per row
-    sweep: bool = False  # part of the softmax row-length sweep
+    row_sweep: bool = False  # part of the softmax row-length sweep
 
     @property
     def params(self) -> Dict[str, object]:
@@ -61,11 +61,11 @@ class OpRow:
         return self.spec.torch_functional is None
 
 
-def _row(spec, label=None, params=None, row_length=None, sweep=False):
+def _row(spec, label=None, params=None, row_length=None, row_sweep=False):
     params = params if params is not None else BENCH_PARAMS.get(spec.name, dict(spec.params))
     if spec.kind == SOFTMAX and row_length is None:
         row_length = SOFTMAX_ROW
-    return OpRow(label or spec.name, spec, tuple(params.items()), row_length, sweep)
+    return OpRow(label or spec.name, spec, tuple(params.items()), row_length, row_sweep)
 
 
 def op_rows(names=None):
@@ -77,10 +77,15 @@ def op_rows(names=None):
     return [r for r in rows if names is None or r.label in names or r.spec.name in names]
 
 
-def sweep_rows(names=None):
+def twin_rows(names=None):
+    """The main rows whose op has a torch twin (no composites)."""
+    return [r for r in op_rows(names) if not r.is_composite]
+
+
+def row_length_rows(names=None):
     """Softmax kinds at each row length of the sweep."""
     return [
-        _row(spec, f"{spec.name}[row={length}]", row_length=length, sweep=True)
+        _row(spec, f"{spec.name}[row={length}]", row_length=length, row_sweep=True)
         for spec in ACTIVATIONS
         if spec.kind == SOFTMAX and (names is None or spec.name in names)
         for length in SWEEP_ROWS
@@ -168,6 +173,19 @@ def competitor(fn: Callable, row: OpRow, inputs: CaseInputs) -> Competitor:
             leaf.grad = None
 
     return Competitor(forward_backward, clear_grads)
+
+
+def overhead_competitor(fn: Callable, row: OpRow, dtype, device: str, grad: bool) -> Competitor:
+    """Forward of a one-element tensor: the per-call cost, with the input
+    requiring grad (the graph is recorded) or not."""
+    x = torch.randn(1, device=device).to(dtype).requires_grad_(grad)
+    weights = tuple(w.reshape(-1)[:1].clone().requires_grad_(grad) for w in _weights(row, dtype, device))
+    kwargs = row.params
+
+    def forward():
+        fn(x, *weights, **kwargs)
+
+    return Competitor(forward)
 
 
 def agreement(row: OpRow, inputs: CaseInputs, ours: Callable, reference: Callable) -> float:

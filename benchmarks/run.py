@@ -1,40 +1,50 @@
 """Benchmark every registry op against torch: eager, torch.compile and ours.
 
-    python benchmarks/run.py --quick      # the README's figures, a few minutes
+    python benchmarks/run.py --quick      # every target at fewer sizes and rounds, minutes
     python benchmarks/run.py              # everything (see below)
-    python benchmarks/run.py --ops relu,gelu --dtypes float32 --sizes 20,22 --modes fwdbwd
+    python benchmarks/run.py --ops relu,gelu --dtypes float32 --sizes 20,22 --skip sizes,overhead
 
-For each op, dtype, size and mode (fwd: forward under no_grad; fwdbwd:
-forward then backward(grad)) the three competitors run side by side,
-interleaved round by round, and the medians are compared. Each (dtype, size)
-also times a plain copy, the memory floor that an elementwise op cannot beat:
-"% copy" is our bandwidth against it and "floor" our time over the time the
-op's bytes take at copy speed (1.0 = at the floor). Bytes saved for backward
-come from saved_tensors_hooks, ours against torch eager.
+Sections (--skip drops some):
+  main      each op, forward (under no_grad) and forward+backward, against
+            torch eager and torch.compile of the same torch expression, with
+            the copy bandwidth as the memory floor and the bytes saved for
+            backward; under every allocation setting
+  sizes     forward+backward of every op with a torch twin against it, float32
+            and bfloat16, sizes 2^10..2^24 (CPU), where the crossover shows
+  overhead  forward of a one-element tensor, with and without grad: the
+            per-call cost against the torch twin
+  rows      softmax and log_softmax at row lengths 128..32768 (full mode)
+The last three run under the tuned allocation setting only (CPU).
 
-Full mode: float32 and bfloat16, sizes 2^16, 2^18, 2^20, 2^22, 2^23 and 2^24
-on CPU (every power 2^16..2^26 on CUDA), plus a softmax row-length sweep (rows
-of 128..32768 at 2^22 elements on CPU, 2^24 on CUDA), ~0.3 s per competitor.
---quick: float32, sizes 2^16 and 2^23 on CPU (2^20 and 2^26 on CUDA), ~0.1 s.
+The competitors run side by side, interleaved round by round, so sample i of
+one pairs with sample i of another; every figure is a median over rounds with
+its spread (half the interquartile range over the median; ratios are taken
+round by round). A case spreading more than 10% is measured again, for
+longer, and marked noisy if it still does; one measured while other processes
+took over a quarter of the CPU is marked loaded. A load check at start warns
+when the machine is busy.
 
-On CPU glibc malloc hands big blocks back to the OS on free, so every fresh
-large output page-faults (about 12 ms per 32 MB on the 2-core dev machine),
-which can swamp the kernels. --cpu-malloc both (the CPU default) therefore
-runs everything twice, in child processes: "default" (the environment as
-users have it, MALLOC_* unset) and "tuned" (MALLOC_MMAP_THRESHOLD_ and
-MALLOC_TRIM_THRESHOLD_ at 4 GiB, which keeps freed blocks in the heap; glibc
-2.36 accepts these values and the page faults vanish up to 2^24-element
-tensors, checked by the fresh_fill_ms probe recorded in the metadata).
+CPU allocation: glibc malloc hands big blocks back to the OS on free, so every
+fresh large output page-faults (about 12 ms per 32 MB on a 2-core machine),
+which can swamp the kernels. --cpu-malloc both (the default) runs the main
+section twice, each in a child process: "default" (MALLOC_* unset, as users
+have it) and "tuned" (MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ at
+4 GiB: freed blocks stay in the heap). The targets are stated under tuned;
+the default figures are for reference. --threads sets torch's thread count
+(default 2, the setting the targets are stated at).
 
-Run time on the 2-core dev machine (CPU, both allocation modes, with
-torch.compile, other work running alongside): --quick measured at 4.4 minutes
-with an empty inductor cache (about 100 s of it compiling) and 1.5
-minutes with a warm one; full mode (536 cases per allocation mode) is
-estimated from the quick run's per-case cost at about 30 minutes, not yet
-timed end to end. --no-compile or --cpu-malloc tuned roughly halve either.
+Exit status: 0 when every target measured under the setting it is stated for
+held, 1 when one did not (a target not measured, e.g. with --skip, counts as
+neither), 2 for bad arguments.
 
-Output in --out (default bench_out/): results.json, results.md, ratio.png and
-bandwidth.png (the plots need matplotlib).
+Modes: --quick: float32 at 2^23 in main, sizes 2^10, 2^13, 2^16, 2^18, 2^20,
+2^22, 2^24 in the sweep, ~0.1 s per competitor. Full: float32 and bfloat16 at
+2^16..2^24 in main, every power 2^10..2^24 in the sweep, the row sweep,
+~0.3 s. On CUDA the sizes reach 2^26.
+
+Output in --out (default bench_out/): results.json (every case, with its
+spread), results.md (a one-screen summary and a table per op), ratio_vs_size.png
+and bandwidth.png (need matplotlib).
 """
 
 import argparse
@@ -63,22 +73,36 @@ import _timing
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 MODES = ("fwd", "fwdbwd")
+SECTIONS = ("main", "sizes", "overhead", "rows")
 # log2 element counts
-DEFAULT_SIZES = {
-    ("cpu", "quick"): (16, 23),  # 2^23: where the CPU targets are stated
+MAIN_SIZES = {
+    ("cpu", "quick"): (23,),  # 2^23: where the CPU targets are stated
     ("cuda", "quick"): (20, 26),
-    ("cpu", "full"): (16, 18, 20, 22, 23, 24),  # 2^23: where the CPU targets are stated
+    ("cpu", "full"): (16, 18, 20, 22, 23, 24),
     ("cuda", "full"): tuple(range(16, 27)),
 }
-SWEEP_LOG2_TOTAL = {"cpu": 22, "cuda": 24}
+SWEEP_SIZES = {
+    ("cpu", "quick"): (10, 13, 16, 18, 20, 22, 24),
+    ("cuda", "quick"): (10, 14, 18, 22, 26),
+    ("cpu", "full"): tuple(range(10, 25)),
+    ("cuda", "full"): tuple(range(10, 27)),
+}
+SWEEP_DTYPES = ("float32", "bfloat16")
+ROW_SWEEP_LOG2_TOTAL = {"cpu": 22, "cuda": 24}
 SECONDS_PER_COMPETITOR = {"quick": 0.1, "full": 0.3}
+DEFAULT_THREADS = 2
 # Bytes an op must move, in units of numel * itemsize: read x, write y;
 # backward adds read grad, read one saved tensor, write grad_x.
 BYTES_PER_ELEMENT = {"fwd": 2, "fwdbwd": 5}
+# A case measured while other processes took more than this share of the CPU
+# is marked loaded.
+LOADED_SHARE = 0.25
+ATTEMPTS = 2  # the first measurement and one re-measurement
 
 GLIBC_MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")
 TUNED_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 << 30), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
 ALLOCATION_MODES = ("default", "tuned")
+TARGET_ALLOCATION = "tuned"  # the CPU setting the targets are stated under
 
 
 def _csv(kind):
@@ -87,16 +111,19 @@ def _csv(kind):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="float32, two sizes, short timing")
+    parser.add_argument("--quick", action="store_true", help="every target at fewer sizes and rounds")
     parser.add_argument("--ops", type=_csv(str), help="comma-separated op names (e.g. relu,gelu_tanh)")
-    parser.add_argument("--dtypes", type=_csv(str), help="float32,bfloat16")
-    parser.add_argument("--sizes", type=_csv(int), help="log2 element counts, e.g. 16,20,24")
-    parser.add_argument("--modes", type=_csv(str), help="fwd,fwdbwd")
+    parser.add_argument("--dtypes", type=_csv(str), help="float32,bfloat16 (main and sizes sections)")
+    parser.add_argument("--sizes", type=_csv(int), help="log2 element counts of the main section, e.g. 16,20,24")
+    parser.add_argument("--sweep-sizes", type=_csv(int), help="log2 element counts of the sizes section")
+    parser.add_argument("--modes", type=_csv(str), help="fwd,fwdbwd (main section)")
+    parser.add_argument("--skip", type=_csv(str), default=[], help=f"sections to leave out: {','.join(SECTIONS)}")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help=f"torch threads on CPU (default {DEFAULT_THREADS})")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile competitor")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the softmax row-length sweep (full mode)")
     parser.add_argument("--cpu-malloc", choices=("both",) + ALLOCATION_MODES, default="both",
                         help="CPU allocator setting(s) to run under (default both)")
+    parser.add_argument("--seconds", type=float, help="timing per competitor and case (default 0.1 quick, 0.3 full)")
     parser.add_argument("--out", default="bench_out", help="output folder (default bench_out/)")
     # internal: a child process measuring under one allocator setting
     parser.add_argument("--_child-config", help=argparse.SUPPRESS)
@@ -107,35 +134,92 @@ def parse_args(argv):
 def _check_choices(what, values, allowed):
     unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise SystemExit(f"unknown {what}: {', '.join(map(str, unknown))} (choose from {', '.join(map(str, sorted(allowed)))})")
+        print(f"unknown {what}: {', '.join(map(str, unknown))} (choose from {', '.join(map(str, sorted(allowed)))})",
+              file=sys.stderr)
+        raise SystemExit(2)
 
 
 def resolve_config(args, argv):
     """Everything a measuring process needs, as plain JSON-able values."""
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device available")
+        print("--device cuda: no CUDA device available", file=sys.stderr)
+        raise SystemExit(2)
     mode = "quick" if args.quick else "full"
+    sections = [s for s in SECTIONS if s not in args.skip and not (s == "rows" and mode == "quick")]
     config = {
         "device": device,
         "run_mode": mode,
         "ops": args.ops,
         "dtypes": args.dtypes or (["float32"] if args.quick else list(DTYPES)),
-        "log2_sizes": args.sizes or list(DEFAULT_SIZES[device, mode]),
+        "sweep_dtypes": args.dtypes or list(SWEEP_DTYPES),
+        "log2_sizes": args.sizes or list(MAIN_SIZES[device, mode]),
+        "sweep_log2_sizes": args.sweep_sizes or list(SWEEP_SIZES[device, mode]),
         "modes": args.modes or list(MODES),
+        "sections": sections,
         "compile": not args.no_compile,
-        "sweep": mode == "full" and not args.no_sweep,
-        "sweep_log2_total": SWEEP_LOG2_TOTAL[device],
-        "seconds_per_competitor": SECONDS_PER_COMPETITOR[mode],
+        "row_sweep_log2_total": ROW_SWEEP_LOG2_TOTAL[device],
+        "seconds_per_competitor": args.seconds or SECONDS_PER_COMPETITOR[mode],
+        "threads": args.threads if device == "cpu" else None,
         "allocations": list(ALLOCATION_MODES) if args.cpu_malloc == "both" else [args.cpu_malloc],
         "command": shlex.join(["python", *argv]),
     }
     if args.ops:
         _check_choices("op", args.ops, _cases.known_names())
+    _check_choices("section", args.skip, SECTIONS)
     _check_choices("dtype", config["dtypes"], DTYPES)
     _check_choices("mode", config["modes"], MODES)
-    _check_choices("size (log2)", config["log2_sizes"], range(0, 31))
+    _check_choices("size (log2)", config["log2_sizes"] + config["sweep_log2_sizes"], range(0, 31))
     return config
+
+
+def primary_allocation(config):
+    """The one setting the sizes, overhead and rows sections run under."""
+    if config["device"] != "cpu":
+        return "cuda-caching-allocator"
+    return TARGET_ALLOCATION if TARGET_ALLOCATION in config["allocations"] else config["allocations"][0]
+
+
+# ---------------------------------------------------------------- planning
+
+
+def plan_cases(config, allocation):
+    """Cases in run order, each measured once: {row, dtype, k, mode,
+    sections, compile}. The main section's cases carry the compile
+    competitor; a sweep case that is also a main case is measured once."""
+    primary = allocation == primary_allocation(config)
+    sections = set(config["sections"])
+    cases = {}
+
+    def add(row, dtype, k, mode, section, compile_it):
+        key = (row.label, dtype, k, mode)
+        case = cases.setdefault(key, {"row": row, "dtype": dtype, "k": k, "mode": mode, "sections": [], "compile": False})
+        case["sections"].append(section)
+        case["compile"] = case["compile"] or compile_it
+
+    if "main" in sections:
+        for dtype in config["dtypes"]:
+            for k in config["log2_sizes"]:
+                for row in _cases.op_rows(config["ops"]):
+                    for mode in config["modes"]:
+                        add(row, dtype, k, mode, "main", config["compile"])
+    if primary and "sizes" in sections:
+        for dtype in config["sweep_dtypes"]:
+            for k in config["sweep_log2_sizes"]:
+                for row in _cases.twin_rows(config["ops"]):
+                    add(row, dtype, k, "fwdbwd", "sizes", False)
+    if primary and "rows" in sections:
+        for dtype in config["dtypes"]:
+            for row in _cases.row_length_rows(config["ops"]):
+                for mode in config["modes"]:
+                    add(row, dtype, config["row_sweep_log2_total"], mode, "rows", config["compile"])
+    return list(cases.values())
+
+
+def plan_overhead(config, allocation):
+    if allocation != primary_allocation(config) or "overhead" not in config["sections"]:
+        return []
+    return [(row, grad) for row in _cases.twin_rows(config["ops"]) for grad in (False, True)]
 
 
 # ---------------------------------------------------------------- measuring
@@ -174,27 +258,43 @@ def _seed(*key):
     return zlib.crc32("/".join(map(str, key)).encode())
 
 
-def plan_cases(config):
-    """(row, dtype, log2 size, mode) in run order: the main rows size by size,
-    then the softmax sweep at its fixed total."""
-    rows = _cases.op_rows(config["ops"])
-    cases = [(row, dtype, k, mode) for dtype in config["dtypes"] for k in config["log2_sizes"]
-             for row in rows for mode in config["modes"]]
-    if config["sweep"]:
-        cases += [(row, dtype, config["sweep_log2_total"], mode) for dtype in config["dtypes"]
-                  for row in _cases.sweep_rows(config["ops"]) for mode in config["modes"]]
-    return cases
+def measure_steady(competitors, timer, seconds, load, summarize):
+    """Interleaved samples, measured again (for longer) when they spread too
+    much; the steadier attempt is kept, flagged noisy if it still spreads too
+    much and loaded if other processes took much of the CPU meanwhile."""
+    best = None
+    for attempt in range(1, ATTEMPTS + 1):
+        load.read()
+        samples = _timing.measure_interleaved(competitors, timer, seconds * attempt)
+        others = load.read()
+        summary = summarize(samples)
+        spread = max(summary["spreads"])
+        if best is None or spread < best["spread"]:
+            best = {"summary": summary, "spread": spread, "others_cpu": others,
+                    "loaded": others is not None and others > LOADED_SHARE}
+        if spread <= _timing.NOISY_SPREAD:
+            break
+    best["attempts"] = attempt
+    best["noisy"] = best["spread"] > _timing.NOISY_SPREAD
+    return best
 
 
-def measure_copy(dtype, n, device, timer, seconds):
+def _spreads_of_times(samples):
+    times = {name: _timing.describe(s) for name, s in samples.items()}
+    return {"times": times, "spreads": [t["spread"] for t in times.values()]}
+
+
+def measure_copy(dtype, n, device, timer, seconds, load):
     """Seconds per dst.copy_(src): the bandwidth every op is held against."""
     src = torch.randn(n, device=device).to(dtype)
     dst = torch.empty_like(src)
-    samples = _timing.measure_interleaved({"copy": _timing.Competitor(lambda: dst.copy_(src))}, timer, seconds)
-    stats = _timing.describe(samples["copy"])
+    measured = measure_steady({"copy": _timing.Competitor(lambda: dst.copy_(src))}, timer, seconds, load,
+                              _spreads_of_times)
+    stats = measured["summary"]["times"]["copy"]
+    nbytes = 2 * n * src.element_size()
     return {"dtype": str(dtype).replace("torch.", ""), "log2_size": n.bit_length() - 1, "n": n,
-            "bytes": 2 * n * src.element_size(), "gbps": 2 * n * src.element_size() / stats["median_s"] / 1e9,
-            **stats}
+            "bytes": nbytes, "gbps": nbytes / stats["median_s"] / 1e9, **stats,
+            "noisy": measured["noisy"], "loaded": measured["loaded"]}
 
 
 def saved_bytes(row, inputs):
@@ -217,9 +317,18 @@ def make_inputs(row, dtype_name, k, device, backward):
     return _cases.make_inputs(row, DTYPES[dtype_name], 2**k, device, backward, seed=_seed(row.label, dtype_name, k))
 
 
-def measure_case(row, dtype_name, k, mode, config, compiled, timer, copy, saved):
-    """Times, bandwidth and agreement of one (op, dtype, size, mode); `saved`
-    caches the saved-bytes counts, which do not depend on the mode."""
+def _summarize_case(samples):
+    """Times of every competitor and our ratios against the others, round by round."""
+    summary = _spreads_of_times(samples)
+    summary["ratios"] = {name: _timing.describe_ratio(samples[name], samples["ours"]) for name in samples if name != "ours"}
+    summary["spreads"] += [r["spread"] for r in summary["ratios"].values()]
+    return summary
+
+
+def measure_case(case, config, compiled, timer, copy, saved, load):
+    """Times, ratios, bandwidth and agreement of one (op, dtype, size, mode);
+    `saved` caches the saved-bytes counts, which do not depend on the mode."""
+    row, dtype_name, k, mode = case["row"], case["dtype"], case["k"], case["mode"]
     inputs = make_inputs(row, dtype_name, k, config["device"], backward=mode == "fwdbwd")
     if (row.label, dtype_name, k) not in saved:
         backward_inputs = inputs if mode == "fwdbwd" else make_inputs(row, dtype_name, k, config["device"], True)
@@ -227,61 +336,108 @@ def measure_case(row, dtype_name, k, mode, config, compiled, timer, copy, saved)
     ours, eager = _cases.our_function(row), _cases.torch_function(row)
     competitors = {"ours": _cases.competitor(ours, row, inputs), "torch": _cases.competitor(eager, row, inputs)}
     record = {"compile_first_call_s": None, "compile_error": None}
-    if config["compile"]:
+    if case["compile"]:
         candidate = _cases.competitor(compiled.get(row, mode), row, inputs)
         try:
             record["compile_first_call_s"] = _first_call_seconds(candidate)  # compiles on first use
             competitors["compile"] = candidate
         except Exception as error:  # no compiler, unsupported op: report it, keep going
             record["compile_error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-    samples = _timing.measure_interleaved(competitors, timer, config["seconds_per_competitor"])
-    times = {name: _timing.describe(s) for name, s in samples.items()}
+    measured = measure_steady(competitors, timer, config["seconds_per_competitor"], load, _summarize_case)
+    times, ratios = measured["summary"]["times"], measured["summary"]["ratios"]
     nbytes = BYTES_PER_ELEMENT[mode] * inputs.numel * inputs.x.element_size()
     return {
         "op": row.label, "base_op": row.spec.name, "kind": row.spec.kind, "composite": row.is_composite,
-        "sweep": row.sweep, "row_length": row.row_length, "params": {p: str(v) for p, v in row.kwargs},
+        "row_sweep": row.row_sweep, "row_length": row.row_length, "params": {p: str(v) for p, v in row.kwargs},
+        "sections": case["sections"],
         "dtype": dtype_name, "log2_size": k, "n": 2**k, "numel": inputs.numel, "shape": list(inputs.x.shape),
         "mode": mode, "bytes": nbytes,
         **{name: times.get(name) for name in ("ours", "torch", "compile")},
+        **_ratio_fields("eager", ratios.get("torch")), **_ratio_fields("compile", ratios.get("compile")),
         **record,
         "max_rel_diff": _cases.agreement(row, inputs, ours, eager),
-        **_derived(times, nbytes, copy),
+        **_bandwidth(times, nbytes, copy),
         "saved": saved[row.label, dtype_name, k],
+        "attempts": measured["attempts"], "noisy": measured["noisy"], "loaded": measured["loaded"],
+        "others_cpu": measured["others_cpu"], "copy_noisy": copy["noisy"],
     }
 
 
-def _derived(times, nbytes, copy):
+def _ratio_fields(name, stats):
+    if stats is None:
+        return {f"ratio_{name}": None, f"ratio_{name}_q": None, f"ratio_{name}_spread": None}
+    return {f"ratio_{name}": stats["median"], f"ratio_{name}_q": [stats["p25"], stats["p75"]],
+            f"ratio_{name}_spread": stats["spread"]}
+
+
+def _bandwidth(times, nbytes, copy):
     ours = times["ours"]["median_s"]
-    compile_time = times["compile"]["median_s"] if "compile" in times else None
-    ours_gbps = nbytes / ours / 1e9
     floor_s = nbytes / (copy["gbps"] * 1e9)  # the op's bytes moved at copy speed
     return {
-        "ratio_eager": times["torch"]["median_s"] / ours,
-        "ratio_compile": compile_time / ours if compile_time else None,
-        "ours_gbps": ours_gbps, "copy_gbps": copy["gbps"],
-        "pct_copy": 100 * ours_gbps / copy["gbps"], "floor_ratio": ours / floor_s,
+        "ours_gbps": nbytes / ours / 1e9, "torch_gbps": nbytes / times["torch"]["median_s"] / 1e9,
+        "copy_gbps": copy["gbps"], "pct_copy": 100 * nbytes / ours / 1e9 / copy["gbps"], "floor_ratio": ours / floor_s,
+    }
+
+
+def _summarize_overhead(samples):
+    summary = _spreads_of_times(samples)
+    summary["difference"] = _timing.describe_difference(samples["ours"], samples["torch"])
+    # the spread that matters is that of the difference, against the torch call it adds to
+    difference = summary["difference"]
+    summary["spreads"] = [(difference["p75_s"] - difference["p25_s"]) / (2 * summary["times"]["torch"]["median_s"])]
+    return summary
+
+
+def measure_overhead(row, grad, config, load):
+    dtype = torch.float32
+    competitors = {
+        "ours": _cases.overhead_competitor(_cases.our_function(row), row, dtype, config["device"], grad),
+        "torch": _cases.overhead_competitor(_cases.torch_function(row), row, dtype, config["device"], grad),
+    }
+    measured = measure_steady(competitors, _timing.wall_timer_for(config["device"]), config["seconds_per_competitor"],
+                              load, _summarize_overhead)
+    difference = measured["summary"]["difference"]
+    return {
+        "op": row.label, "base_op": row.spec.name, "grad": grad, "dtype": "float32", "numel": 1,
+        **measured["summary"]["times"],
+        "overhead_s": difference["median_s"], "overhead_q_s": [difference["p25_s"], difference["p75_s"]],
+        "attempts": measured["attempts"], "noisy": measured["noisy"], "loaded": measured["loaded"],
+        "others_cpu": measured["others_cpu"],
     }
 
 
 def run_measurements(config, allocation):
     """Every planned case under the allocator setting this process runs with."""
     device = config["device"]
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
     timer = _timing.timer_for(device)
     compiled = _cases.CompiledFunctions() if config["compile"] else None
-    cases = plan_cases(config)
-    progress = Progress(len(cases), f"[{allocation}] ")
-    copies, saved, results = {}, {}, []
+    cases, overhead_cases = plan_cases(config, allocation), plan_overhead(config, allocation)
+    progress = Progress(len(cases) + len(overhead_cases), f"[{allocation}] ")
+    load = _timing.OtherLoad()
+    copies, saved, results, overhead = {}, {}, [], []
     fill_probe_ms = _timing.fresh_fill_ms() if device == "cpu" else None  # before the heap is shaped by the run
     started = time.perf_counter()
-    for row, dtype_name, k, mode in cases:
-        progress.show(f"{row.label} {dtype_name} 2^{k} {mode}")
+    for row, grad in overhead_cases:
+        progress.show(f"{row.label} 1 element {'with' if grad else 'without'} grad")
+        overhead.append(measure_overhead(row, grad, config, load))
+        progress.advance()
+    for case in cases:
+        dtype_name, k = case["dtype"], case["k"]
+        progress.show(f"{case['row'].label} {dtype_name} 2^{k} {case['mode']}")
         if (dtype_name, k) not in copies:
-            copies[dtype_name, k] = measure_copy(DTYPES[dtype_name], 2**k, device, timer, config["seconds_per_competitor"])
-        results.append(measure_case(row, dtype_name, k, mode, config, compiled, timer, copies[dtype_name, k], saved))
+            copies[dtype_name, k] = measure_copy(DTYPES[dtype_name], 2**k, device, timer,
+                                                 config["seconds_per_competitor"], load)
+        results.append(measure_case(case, config, compiled, timer, copies[dtype_name, k], saved, load))
         progress.advance()
     progress.close()
-    return {"allocation": allocation, "metadata": metadata(config, allocation, time.perf_counter() - started, fill_probe_ms),
-            "copy": list(copies.values()), "results": results}
+    # while timing only: torch.compile's worker processes count as others while they compile
+    shares = [r["others_cpu"] for r in overhead + results if r["others_cpu"] is not None]
+    others = {"mean": sum(shares) / len(shares), "max": max(shares)} if shares else None
+    meta = metadata(config, allocation, time.perf_counter() - started, fill_probe_ms, others)
+    return {"allocation": allocation, "metadata": meta, "copy": list(copies.values()), "results": results,
+            "overhead": overhead}
 
 
 # ---------------------------------------------------------------- metadata
@@ -300,14 +456,14 @@ def device_name(device):
     return platform.processor() or platform.machine()
 
 
-def metadata(config, allocation, seconds, fill_probe_ms):
+def metadata(config, allocation, seconds, fill_probe_ms, others_cpu):
     return {
-        "device": device_name(config["device"]), "device_type": config["device"],
+        "device": device_name(config["device"]), "device_type": config["device"], "cores": os.cpu_count(),
         "torch": torch.__version__, "cpu_isa": ta.CPU_ISA, "has_cuda_kernels": ta.HAS_CUDA_KERNELS,
         "threads": torch.get_num_threads(), "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "run_mode": config["run_mode"], "allocation": allocation,
         "malloc_env": {var: os.environ[var] for var in GLIBC_MALLOC_VARS if var in os.environ},
-        "fresh_fill_64MiB_ms": fill_probe_ms,
+        "fresh_fill_64MiB_ms": fill_probe_ms, "others_cpu_while_timing": others_cpu,
         "libc": " ".join(platform.libc_ver()), "python": platform.python_version(),
         "command": config["command"], "seconds": seconds,
     }
@@ -343,6 +499,7 @@ def child_main(config_path, output_path):
     run = run_measurements(config, config["allocation"])
     with open(output_path, "w") as f:
         json.dump(run, f)
+    return 0
 
 
 def main(argv=None):
@@ -352,14 +509,17 @@ def main(argv=None):
         return child_main(args._child_config, args._child_output)
     _cases.check_coverage()
     config = resolve_config(args, argv)
+    load = _timing.check_load()
+    for line in _report.load_lines(load, warn=True):
+        print(line, file=sys.stderr)
     started = time.perf_counter()
     if config["device"] == "cpu":
         runs = [run_child(config, allocation) for allocation in config["allocations"]]
     else:
-        runs = [run_measurements(config, "cuda-caching-allocator")]
+        runs = [run_measurements(config, primary_allocation(config))]
     wall = time.perf_counter() - started
-    _report.write_all(config, runs, wall, args.out)
+    return _report.write_all(config, runs, wall, args.out, load, primary_allocation(config))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

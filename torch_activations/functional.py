@@ -139,3 +139,8 @@ def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3, dtyp
 
 def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3, dtype: Optional[torch.dtype] = None) -> Tensor:
     return _softmax("log_softmax", input, dim, _stacklevel, dtype)
+
+
+from . import _docs  # noqa: E402
+
+_docs.attach(globals())  # every function's docstring, from the registry

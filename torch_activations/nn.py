@@ -235,3 +235,8 @@ for _spec in ACTIVATIONS:
         _describe(globals()[_spec.module], _spec)
 
 __all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"]
+
+
+from . import _docs  # noqa: E402
+
+_docs.attach(globals())  # every module's docstring, from the registry

@@ -3,8 +3,8 @@ registration, tests, benchmarks and the README table are all driven from it.
 
 Each entry names the op, its parameters (names and defaults as in
 torch.nn.functional), a reference expression in plain PyTorch, the torch twin,
-what backward saves and, for pointwise ops, the second derivative used by
-double backward.
+what backward saves, its formula in words (for the docstrings) and, for
+pointwise ops, the second derivative used by double backward.
 """
 
 import math
@@ -38,6 +38,7 @@ class Activation:
     inplace: bool = False  # functional and module take inplace=
     kinks: tuple = ()  # inputs where the derivative jumps (tested exactly, never differentiated numerically)
     notes: str = ""
+    formula: str = ""  # the math in plain text, for the docstrings (torch_activations._docs)
 
     @property
     def param_names(self):
@@ -130,72 +131,85 @@ def _hardtanh_like(x, hi):
 ACTIVATIONS = (
     Activation(
         "relu", "ReLU", POINTWISE,
+        formula="relu(x) = max(0, x)",
         reference=lambda x: torch.where(x > 0, x, torch.zeros_like(x)),
         torch_functional=F.relu, torch_module=torch.nn.ReLU,
         saves="output", second=_zero, inplace=True, kinks=(0.0,),
     ),
     Activation(
         "leaky_relu", "LeakyReLU", POINTWISE, params=(("negative_slope", 0.01),),
+        formula="leaky_relu(x) = x if x > 0, negative_slope * x otherwise",
         reference=lambda x, slope: torch.where(x > 0, x, x * slope),
         torch_functional=F.leaky_relu, torch_module=torch.nn.LeakyReLU,
         second=_zero, inplace=True, kinks=(0.0,),
     ),
     Activation(
         "relu6", "ReLU6", POINTWISE,
+        formula="relu6(x) = min(max(0, x), 6)",
         reference=lambda x: _hardtanh_like(x, 6.0),
         torch_functional=F.relu6, torch_module=torch.nn.ReLU6,
         saves="output", second=_zero, inplace=True, kinks=(0.0, 6.0),
     ),
     Activation(
         "leaky_relu6", "LeakyReLU6", POINTWISE, params=(("negative_slope", 0.01),),
+        formula="leaky_relu6(x) = negative_slope * x if x < 0, x if 0 <= x <= 6, 6 if x > 6",
         reference=lambda x, slope: torch.where(x < 0, x * slope, torch.where(x > 6, torch.full_like(x, 6.0), x)),
         second=_zero, inplace=True, kinks=(0.0, 6.0),
         notes="slope*x below 0, x on [0, 6], 6 above; no framework ships it",
     ),
     Activation(
         "elu", "ELU", POINTWISE, params=(("alpha", 1.0),),
+        formula="elu(x) = x if x > 0, alpha * (exp(x) - 1) otherwise",
         reference=lambda x, alpha: _elu_reference(x, alpha),
         torch_functional=F.elu, torch_module=torch.nn.ELU,
         second=lambda x, alpha: _elu_second(alpha, 1.0, 1.0)(x), inplace=True, kinks=(0.0,),
     ),
     Activation(
         "selu", "SELU", POINTWISE,
+        formula="selu(x) = scale * (x if x > 0, alpha * (exp(x) - 1) otherwise); "
+        "alpha = 1.6732632423543772, scale = 1.0507009873554805",
         reference=lambda x: _elu_reference(x, SELU_ALPHA, SELU_SCALE),
         torch_functional=F.selu, torch_module=torch.nn.SELU,
         second=_elu_second(SELU_ALPHA, SELU_SCALE, 1.0), inplace=True, kinks=(0.0,),
     ),
     Activation(
         "celu", "CELU", POINTWISE, params=(("alpha", 1.0),),
+        formula="celu(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
         reference=lambda x, alpha: _elu_reference(x, alpha, 1.0, 1.0 / alpha),
         torch_functional=F.celu, torch_module=torch.nn.CELU,
         second=lambda x, alpha: _elu_second(alpha, 1.0, 1.0 / alpha)(x), inplace=True,
     ),
     Activation(
         "sigmoid", "Sigmoid", POINTWISE,
+        formula="sigmoid(x) = 1 / (1 + exp(-x))",
         reference=_sigmoid_reference,
         torch_functional=torch.sigmoid, torch_module=torch.nn.Sigmoid,
         saves="output", second=lambda y: 1 - 2 * y,
     ),
     Activation(
         "tanh", "Tanh", POINTWISE,
+        formula="tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))",
         reference=lambda x: torch.tanh(x),
         torch_functional=torch.tanh, torch_module=torch.nn.Tanh,
         saves="output", second=lambda y: -2 * y,
     ),
     Activation(
         "silu", "SiLU", POINTWISE,
+        formula="silu(x) = x * sigmoid(x)",
         reference=lambda x: x * _sigmoid_reference(x),
         torch_functional=F.silu, torch_module=torch.nn.SiLU,
         second=lambda x: _swish_second(x, 1.0), inplace=True,
     ),
     Activation(
         "swish", "Swish", POINTWISE, params=(("beta", 1.0),),
+        formula="swish(x) = x * sigmoid(beta * x)",
         reference=lambda x, beta: x * _sigmoid_reference(beta * x),
         second=_swish_second,
         notes="x * sigmoid(beta * x); nn.Swish(learnable=True) uses swish_learnable",
     ),
     Activation(
         "hardswish", "Hardswish", POINTWISE,
+        formula="hardswish(x) = 0 if x <= -3, x if x >= 3, x * (x + 3) / 6 otherwise",
         reference=lambda x: torch.where(x <= -3, 0.0, torch.where(x < 3, x * (x + 3) / 6, x)),
         torch_functional=F.hardswish, torch_module=torch.nn.Hardswish,
         second=lambda x: torch.where((x > -3) & (x < 3), torch.full_like(x, 1 / 3), torch.zeros_like(x)),
@@ -203,47 +217,57 @@ ACTIVATIONS = (
     ),
     Activation(
         "hardsigmoid", "Hardsigmoid", POINTWISE,
+        formula="hardsigmoid(x) = 0 if x <= -3, 1 if x >= 3, x / 6 + 1 / 2 otherwise",
         reference=lambda x: torch.where(x <= -3, torch.zeros_like(x), torch.where(x >= 3, torch.ones_like(x), x / 6 + 0.5)),
         torch_functional=F.hardsigmoid, torch_module=torch.nn.Hardsigmoid,
         second=_zero, inplace=True, kinks=(-3.0, 3.0),
     ),
     Activation(
         "mish", "Mish", POINTWISE,
+        formula="mish(x) = x * tanh(softplus(x)) = x * tanh(log(1 + exp(x)))",
         reference=lambda x: x * torch.tanh(_softplus_reference(x)),
         torch_functional=F.mish, torch_module=torch.nn.Mish,
         second=_mish_second, inplace=True,
     ),
     Activation(
         "gelu", "GELU", POINTWISE, params=(("approximate", "none"),),
+        formula="gelu(x) = x * Phi(x) = x / 2 * (1 + erf(x / sqrt(2))); "
+        "approximate='tanh': x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))",
         reference=_gelu_reference,
         torch_functional=F.gelu, torch_module=torch.nn.GELU,
         second=_gelu_second,
     ),
     Activation(
         "softplus", "Softplus", POINTWISE, params=(("beta", 1.0), ("threshold", 20.0)),
+        formula="softplus(x) = log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold",
         reference=_softplus_reference,
         torch_functional=F.softplus, torch_module=torch.nn.Softplus,
         second=_softplus_second,
     ),
     Activation(
         "prelu", "PReLU", CHANNELWISE,
+        formula="prelu(x) = x if x > 0, weight[c] * x otherwise, c the channel (dim 1) of x; "
+        "a one-element weight applies to every channel",
         reference=_prelu_reference,
         torch_functional=F.prelu, torch_module=torch.nn.PReLU, kinks=(0.0,),
         notes="weight of 1 or C elements (C = dim 1); weight gradient from a fused reduction",
     ),
     Activation(
         "swish_learnable", "Swish", CHANNELWISE,
+        formula="swish(x) = x * sigmoid(beta * x), beta a learnable one-element tensor",
         reference=lambda x, beta: x * _sigmoid_reference(beta.reshape(()) * x),
         notes="Swish(learnable=True): beta is a parameter; its gradient from a fused reduction",
     ),
     Activation(
         "softmax", "Softmax", SOFTMAX, params=(("dim", None),),
+        formula="softmax(x)_i = exp(x_i) / sum_j exp(x_j), along dim",
         reference=lambda x, dim: torch.exp(x - x.amax(dim, keepdim=True))
         / torch.exp(x - x.amax(dim, keepdim=True)).sum(dim, keepdim=True),
         torch_functional=F.softmax, torch_module=torch.nn.Softmax, saves="output",
     ),
     Activation(
         "log_softmax", "LogSoftmax", SOFTMAX, params=(("dim", None),),
+        formula="log_softmax(x)_i = x_i - log(sum_j exp(x_j)), along dim",
         reference=lambda x, dim: (x - x.amax(dim, keepdim=True))
         - torch.log(torch.exp(x - x.amax(dim, keepdim=True)).sum(dim, keepdim=True)),
         torch_functional=F.log_softmax, torch_module=torch.nn.LogSoftmax, saves="output",

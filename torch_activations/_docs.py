@@ -1,0 +1,146 @@
+"""Docstrings of torch_activations.functional and torch_activations.nn,
+generated from the registry as the README's table is: the formula, the
+parameters with their defaults, what backward saves, the torch twin and the
+policy for non-finite input.
+
+Each of those modules ends with ``_docs.attach(globals())``.
+"""
+
+import inspect
+
+import torch
+
+from .registry import ACTIVATIONS, CHANNELWISE, SOFTMAX, Activation
+
+NONFINITE_POLICY = (
+    "Non-finite input: NaN in gives NaN out and a NaN gradient; "
+    "+-inf gives the mathematical limit (of the value and of the gradient)."
+)
+
+# (type, meaning) of each parameter, by name; (op name, parameter) overrides.
+_PARAMETERS = {
+    "input": ("Tensor", "any shape; float16, bfloat16, float32 or float64"),
+    "inplace": ("bool", "write the result into the input, as torch's inplace=True does"),
+    "negative_slope": ("float", "slope for x < 0"),
+    "alpha": ("float", "alpha in the formula"),
+    "beta": ("float", "beta in the formula"),
+    "threshold": ("float", "where beta * x > threshold the result is x itself"),
+    "approximate": ("str", "'none' for the erf form, 'tanh' for the tanh approximation"),
+    "dim": ("int", "the dimension along which the entries sum to one; None picks one as torch's "
+                   "deprecated implicit choice does, with its warning"),
+    "dtype": ("torch.dtype", "if given, the input is cast to it first"),
+    "weight": ("Tensor", "the slope for x < 0: one element, or one per channel (dim 1 of the input)"),
+    "num_parameters": ("int", "number of slopes: 1, or the number of channels (dim 1 of the input)"),
+    "init": ("float", "initial value of every slope"),
+    "learnable": ("bool", "make beta a one-element Parameter that trains with the model"),
+    "device": ("torch.device", "where the parameter is created"),
+}
+_OVERRIDES = {
+    ("elu", "alpha"): ("float", "the value approached as x -> -inf is -alpha"),
+    ("celu", "alpha"): ("float", "alpha in the formula; must not be 0"),
+    ("swish", "beta"): ("float or Tensor", "beta in the formula; a one-element tensor gets a gradient"),
+    ("Swish", "beta"): ("float", "beta in the formula (the initial value when learnable)"),
+    ("Swish", "dtype"): ("torch.dtype", "dtype of the learnable beta"),
+    ("PReLU", "dtype"): ("torch.dtype", "dtype of the weight"),
+}
+
+
+def _parameter_lines(owner, signature):
+    lines = []
+    for name, parameter in signature.parameters.items():
+        if name == "self" or name.startswith("_") or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue  # private (softmax's _stacklevel), or torch.nn.Module's *args, **kwargs
+        kind, meaning = _OVERRIDES.get((owner, name)) or _PARAMETERS.get(name, ("", ""))
+        default = "" if parameter.default is inspect.Parameter.empty else f", default {parameter.default!r}"
+        kind = f"{kind}{default}" if kind else default.lstrip(", ")
+        lines.append(f"    {name} ({kind}): {meaning}" if kind else f"    {name}: {meaning}")
+    return lines or ["    none"]
+
+
+def _saves(specs) -> str:
+    main = specs[0]
+    if main.kind == CHANNELWISE:
+        return f"the input and the weight (one tensor the size of the input, plus the weight; no intermediate)"
+    saved = f"the {main.saves} (one tensor the size of the input; no intermediate)"
+    if any(spec.name == "swish_learnable" for spec in specs):
+        saved += "; with a tensor beta, the input and beta"
+    return saved
+
+
+def _twin_functional(spec: Activation) -> str:
+    fn = spec.torch_functional
+    if fn is None:
+        return ""
+    if getattr(torch.nn.functional, spec.name, None) is fn:
+        return f"torch.nn.functional.{spec.name}"
+    return f"torch.{fn.__name__}"
+
+
+def _twin_line(spec: Activation, functional: bool) -> str:
+    if spec.torch_functional is None:
+        return ("Torch twin: none; torch has no fused op for this (the formula above in plain "
+                "PyTorch ops is the reference the tests compare against).")
+    if functional:
+        return (f"Torch twin: {_twin_functional(spec)}, with the same arguments and defaults "
+                f"(module: torch_activations.nn.{spec.module}).")
+    return (f"Torch twin: torch.nn.{spec.torch_module.__name__}; this class subclasses it, so the "
+            "constructor, attributes, extra_repr and state_dict keys are torch's and only forward differs.")
+
+
+def _shape_line(spec: Activation) -> str:
+    if spec.kind == SOFTMAX:
+        return "Shape: any; the output has the input's shape, each slice along dim sums to one."
+    if spec.name == "prelu":
+        return "Shape: any, channels in dim 1 when the weight has more than one element; output as the input."
+    return "Shape: any; the output has the input's shape."
+
+
+def _body(specs, owner, signature, functional):
+    formula = specs[0].formula.split("; ")  # one line per case
+    lines = [""] + [f"    {line}" for line in formula] + [""]
+    lines += ["Args:" if functional else "Args (constructor):"] + _parameter_lines(owner, signature) + [""]
+    lines.append(_shape_line(specs[0]))
+    lines.append(f"Backward saves: {_saves(specs)}.")
+    lines.append(_twin_line(specs[0], functional))
+    lines.append(NONFINITE_POLICY)
+    return lines
+
+
+def _function_name(spec: Activation) -> str:
+    """The functional entry point: swish serves the learnable beta too."""
+    return "swish" if spec.name == "swish_learnable" else spec.name
+
+
+def _group(key):
+    groups = {}
+    for spec in ACTIVATIONS:
+        groups.setdefault(key(spec), []).append(spec)
+    return groups
+
+
+def functional_doc(name: str, fn) -> str:
+    specs = _group(_function_name)[name]
+    where = "along dim" if specs[0].kind == SOFTMAX else "elementwise"
+    title = f"{specs[0].module} {where}, with fused forward and backward kernels (CPU and CUDA)."
+    return "\n".join([title] + _body(specs, name, inspect.signature(fn), functional=True))
+
+
+def module_doc(name: str, cls) -> str:
+    specs = _group(lambda spec: spec.module)[name]
+    function = _function_name(specs[0])
+    title = f"{name}: torch_activations.functional.{function} as a module, with fused forward and backward kernels."
+    return "\n".join([title] + _body(specs, name, inspect.signature(cls.__init__), functional=False))
+
+
+def attach(namespace: dict) -> None:
+    """Set the docstring of every activation defined in `namespace` (the
+    globals of torch_activations.functional or torch_activations.nn)."""
+    module = namespace["__name__"].rsplit(".", 1)[-1]
+    if module == "functional":
+        for name in _group(_function_name):
+            namespace[name].__doc__ = functional_doc(name, namespace[name])
+    elif module == "nn":
+        for name in _group(lambda spec: spec.module):
+            namespace[name].__doc__ = module_doc(name, namespace[name])
+    else:
+        raise ValueError(f"no generated docstrings for module {namespace['__name__']}")

@@ -308,11 +308,13 @@ struct CpuBackend {
             if (!log && !L::kReduced) L::store(yr + i, e, count);  // reused below
           }
           const Acc sum = reduce_lanes(vsum, [](Acc a, Acc b) { return a + b; });
-          const Acc shift = max + std::log(sum), scale = Acc(1) / sum;
+          // (x - max) - log(sum), not x - (max + log(sum)): max + log(sum)
+          // rounds away log(sum) when |max| is large
+          const Acc log_sum = std::log(sum), scale = Acc(1) / sum;
           const T* src = (!log && !L::kReduced) ? yr : xr;
           map_range(0, dim_size, [&](auto v) {
             using V = decltype(v);
-            if (log) return v - V(shift);
+            if (log) return (v - V(max)) - V(log_sum);
             if (L::kReduced) return math::exp(v - V(max)) * V(scale);
             return v * V(scale);
           }, yr, src);
@@ -340,16 +342,16 @@ struct CpuBackend {
           const auto v = L::load(xc + d * inner, count);
           for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + math::exp(v[part] - vmax[part]);
         }
-        typename L::Vecs shift, scale;
+        typename L::Vecs log_sum, scale;
         for (int part = 0; part < L::kParts; ++part) {
-          shift[part] = vmax[part] + vsum[part].log();
+          log_sum[part] = vsum[part].log();
           scale[part] = VecAcc(Acc(1)) / vsum[part];
         }
         for (int64_t d = 0; d < dim_size; ++d) {
           const auto v = L::load(xc + d * inner, count);
           typename L::Vecs r;
           for (int part = 0; part < L::kParts; ++part)
-            r[part] = log ? v[part] - shift[part] : math::exp(v[part] - vmax[part]) * scale[part];
+            r[part] = log ? (v[part] - vmax[part]) - log_sum[part] : math::exp(v[part] - vmax[part]) * scale[part];
           L::store(yc + d * inner, r, count);
         }
       }

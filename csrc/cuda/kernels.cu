@@ -240,10 +240,10 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t dim_
     MaxSum<Acc> ms{-std::numeric_limits<Acc>::infinity(), Acc(0)};
     for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x) online_add(ms, Acc(xr[i]));
     ms = block_reduce(ms, shared);
-    const Acc shift = ms.max + math::log(ms.sum), scale = Acc(1) / ms.sum;
+    const Acc log_sum = math::log(ms.sum), scale = Acc(1) / ms.sum;
     for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x) {
       const Acc v = Acc(xr[i]);
-      yr[i] = T(kLog ? v - shift : math::exp(v - ms.max) * scale);
+      yr[i] = T(kLog ? (v - ms.max) - log_sum : math::exp(v - ms.max) * scale);
     }
   }
 }
@@ -259,10 +259,10 @@ __global__ void softmax_columns_kernel(const T* x, T* y, int64_t outer, int64_t 
     const int64_t base = (col / inner) * dim_size * inner + col % inner;
     MaxSum<Acc> ms{-std::numeric_limits<Acc>::infinity(), Acc(0)};
     for (int64_t d = 0; d < dim_size; ++d) online_add(ms, Acc(x[base + d * inner]));
-    const Acc shift = ms.max + math::log(ms.sum), scale = Acc(1) / ms.sum;
+    const Acc log_sum = math::log(ms.sum), scale = Acc(1) / ms.sum;
     for (int64_t d = 0; d < dim_size; ++d) {
       const Acc v = Acc(x[base + d * inner]);
-      y[base + d * inner] = T(kLog ? v - shift : math::exp(v - ms.max) * scale);
+      y[base + d * inner] = T(kLog ? (v - ms.max) - log_sum : math::exp(v - ms.max) * scale);
     }
   }
 }

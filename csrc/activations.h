@@ -86,7 +86,7 @@ template <class T> inline Vectorized<T> abs(const Vectorized<T>& x) { return x.a
 template <class T> inline Vectorized<T> log1p_unit(const Vectorized<T>& u) { return u.log1p(); }
 template <class T>
 inline Vectorized<T> fma(const Vectorized<T>& a, const Vectorized<T>& b, const Vectorized<T>& c) {
-  return at::vec::fmadd(a, b, c);  // fused in the AVX2 and AVX-512 builds only
+  return at::vec::fmadd(a, b, c);  // double lanes: rounds a * b first in the x86 default build
 }
 template <class T>
 inline Vectorized<T> clamp(const Vectorized<T>& x, const Vectorized<T>& lo,
@@ -99,24 +99,30 @@ inline Vectorized<T> clamp(const Vectorized<T>& x, const Vectorized<T>& lo,
 // polynomials fitted by scripts/fit_coefficients.py. double keeps Sleef.
 using VecF = Vectorized<float>;
 
-inline VecF product_error(const VecF& a, const VecF& b, const VecF& p) {
-#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512)
-  return at::vec::fmsub(a, b, p);
+// a * b + c rounded once. Where Vectorized has no fused multiply-add (the
+// x86 default build rounds a * b first), each lane computes it in double, in
+// which a float product is exact, so every build gets the same accuracy.
+inline VecF fma(const VecF& a, const VecF& b, const VecF& c) {
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512) || defined(__aarch64__)
+  return at::vec::fmadd(a, b, c);
 #else
-  // no fused multiply-add: a float product is exact in double
   constexpr int kSize = VecF::size();
-  float av[kSize], bv[kSize], pv[kSize];
-  a.store(av), b.store(bv), p.store(pv);
-  for (int i = 0; i < kSize; ++i) av[i] = float(double(av[i]) * double(bv[i]) - double(pv[i]));
+  float av[kSize], bv[kSize], cv[kSize];
+  a.store(av), b.store(bv), c.store(cv);
+  for (int i = 0; i < kSize; ++i) av[i] = float(double(av[i]) * double(bv[i]) + double(cv[i]));
   return VecF::loadu(av);
 #endif
+}
+
+inline VecF product_error(const VecF& a, const VecF& b, const VecF& p) {
+  return math::fma(a, b, VecF(0.f) - p);
 }
 
 // c0 + x * (c1 + x * (c2 + ...)): Horner's rule with fused multiply-adds.
 inline VecF polynomial(const VecF& /*x*/, float c) { return VecF(c); }
 template <class... C>
 inline VecF polynomial(const VecF& x, float c0, C... higher) {
-  return at::vec::fmadd(x, polynomial(x, higher...), VecF(c0));
+  return math::fma(x, polynomial(x, higher...), VecF(c0));
 }
 
 // 2^n for integral n in [-126, 127], from its exponent bits.
@@ -154,8 +160,8 @@ inline VecF expm1(const VecF& x) {
   const VecF xc = math::clamp(x, VecF(-87.f), VecF(89.f));  // below -87 the result is -1
   const VecF n = at::vec::minimum((xc * VecF(kLog2e)).round(), VecF(127.f));
   const VecF r = reduce_ln2(xc, n);
-  const VecF q = at::vec::fmadd(r * r, polynomial(r, 0.5f, 0.166666657f, 0.0416664928f, 0.00833354797f,
-                                                  0.00139323086f, 0.000197601912f), r);
+  const VecF q = math::fma(r * r, polynomial(r, 0.5f, 0.166666657f, 0.0416664928f, 0.00833354797f,
+                                              0.00139323086f, 0.000197601912f), r);
   const VecF s = pow2i(n);
   return at::vec::fmadd(s, q, s - VecF(1.f));
 }
@@ -165,26 +171,37 @@ inline VecF expm1(const VecF& x) {
 // back. exp(2|x|) = inf gives 1. Max error 1.1 ulp.
 inline VecF tanh(const VecF& x) {
   const VecF a = x.abs(), x2 = x * x;
-  const VecF small = at::vec::fmadd(x * x2, polynomial(x2, -0.333333313f, 0.133332491f, -0.0539560616f,
-                                                       0.0217847712f, -0.0085418541f, 0.00289467257f,
-                                                       -0.000592812197f), x);
+  const VecF small = math::fma(x * x2, polynomial(x2, -0.333333313f, 0.133332491f, -0.0539560616f,
+                                                  0.0217847712f, -0.0085418541f, 0.00289467257f,
+                                                  -0.000592812197f), x);
   const VecF large = VecF(1.f) - VecF(2.f) / (math::exp(a + a) + VecF(1.f));
   return math::select(a < VecF(0.75f), small, math::select(x < VecF(0.f), VecF(0.f) - large, large));
 }
 
 // log1p(u) on [0, 1] as 2 atanh(s) = 2 (s + s^3 / 3 + ...), s = u / (2 + u)
 // <= 1/3: positive terms, no cancellation. s is corrected for the rounding
-// of 2 + u and of the quotient, so only the last addition rounds: max error
-// 0.7 ulp.
+// of 2 + u and of the quotient, so that little but the last addition
+// rounds: max error 1.2 ulp.
 inline VecF log1p_unit(const VecF& u) {
   const VecF w = VecF(2.f) + u, r = VecF(1.f) / w, s0 = u * r;
   const VecF dw = u - (w - VecF(2.f));  // 2 + u = w + dw exactly (2 >= u)
-  const VecF s = s0 + (at::vec::fnmadd(s0, w, u) - s0 * dw) * r;
+  const VecF s = s0 + (math::fma(VecF(0.f) - s0, w, u) - s0 * dw) * r;
   const VecF s2 = s * s;
   const VecF tail = s * s2 * polynomial(s2, 1.f / 3, 1.f / 5, 1.f / 7, 1.f / 9, 1.f / 11, 1.f / 13);
   return VecF(2.f) * (s + tail);
 }
 #endif
+
+// exp(a - b) with the rounding error of a - b (TwoSum) put back, so that a
+// large difference keeps exp's accuracy: softmax's exp(x - max). The error is
+// NaN, and left out, where the difference is infinite.
+template <class V>
+C10_HOST_DEVICE inline V exp_difference(V a, V b) {
+  const V d = a - b, a1 = d + b, b1 = d - a1;
+  const V err = (a - a1) + ((V(0) - b) - b1);
+  const V e = math::exp(d);
+  return math::fma(e, math::select(err == err, err, V(0)), e);
+}
 
 // NaN where x is NaN, r elsewhere.
 template <class V>
@@ -212,6 +229,17 @@ template <class V>
 C10_HOST_DEVICE inline V sigmoid(V z) {
   const V e = math::exp(V(0) - math::abs(z));
   return math::select(z < V(0), e, V(1)) / (V(1) + e);
+}
+
+// x * sigmoid(z + dz), dz a known rounding error of z (used if kCorrected):
+// x / (1 + exp(-z)), or x exp(z) where exp(-z) would overflow (z < -80) and
+// x exp(z) is the value to the precision of float: one exp, three roundings.
+template <bool kCorrected = false, class V>
+C10_HOST_DEVICE inline V times_sigmoid(V x, V z, V dz = V(0)) {
+  const auto far = z < V(-80);
+  V e = math::exp(math::select(far, z, V(0) - z));
+  if constexpr (kCorrected) e = math::fma(e, math::select(far, dz, V(0) - dz), e);
+  return math::select(far, math::times_vanishing(x, e), x / (V(1) + e));
 }
 
 // log(1 + exp(z)) as max(z, 0) + log1p(exp(-|z|)): exp cannot overflow and
@@ -346,16 +374,13 @@ struct Tanh {
   }
 };
 
-// x * sigmoid(x) = x / (1 + e) or x * e / (1 + e) with e = exp(-|x|);
-// derivative s + x s (1 - s), with s (1 - s) = e / (1 + e)^2.
+// x * sigmoid(x); derivative s + x s (1 - s), with s and 1 - s from
+// e = exp(-|x|) (no cancellation in 1 - s) and s (1 - s) = e / (1 + e)^2.
 template <class T>
 struct SiLU {
   static constexpr const char* name = "silu";
   static constexpr Saved kSaves = Saved::Input;
-  template <class V> C10_HOST_DEVICE V forward(V x) const {
-    const V e = math::exp(V(0) - math::abs(x));
-    return math::select(x < V(0), math::times_vanishing(x, e), x) / (V(1) + e);
-  }
+  template <class V> C10_HOST_DEVICE V forward(V x) const { return math::times_sigmoid(x, x); }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     const V e = math::exp(V(0) - math::abs(x));
     const auto p = math::sigmoid_pair_from(x, e);
@@ -363,32 +388,38 @@ struct SiLU {
   }
 };
 
-// The parts of x * sigmoid(z), z = beta * x, that Swish's forward and
-// gradients share. In float, z's rounding error (which e = exp(-|z|) would
-// magnify |z| times) is put back into e.
+// z = beta * x, the argument of Swish's sigmoid. In float its rounding error
+// dz (which exp(-|z|) would magnify |z| times) is kept and put back into exp.
 template <class T, class V>
-struct SwishTerms {
-  V z, s, sc;  // beta * x, sigmoid(z), 1 - sigmoid(z)
-  C10_HOST_DEVICE SwishTerms(V x, V beta) {
+struct SwishArgument {
+  V z, dz = V(0);  // beta * x = z + dz exactly
+  C10_HOST_DEVICE SwishArgument(V x, V beta) {
     // beta * (+-inf) would be NaN for beta = 0; the largest finite x gives the limit
     const V xf = math::clamp(x, V(std::numeric_limits<T>::lowest()), V(std::numeric_limits<T>::max()));
     z = beta * xf;
-    V e = math::exp(V(0) - math::abs(z));
     if constexpr (std::is_same_v<T, float>) {
-      // exp(-|z + dz|) = e (1 -+ dz); beyond |z| = 128, e is 0 and dz may be inf
-      const V dz = math::select(math::abs(z) < V(128), math::product_error(beta, xf, z), V(0));
-      e = math::fma(e, math::select(z < V(0), dz, V(0) - dz), e);
+      // beyond |z| = 128, exp(-|z|) is 0 and dz may be inf
+      dz = math::select(math::abs(z) < V(128), math::product_error(beta, xf, z), V(0));
     }
-    const auto p = math::sigmoid_pair_from(z, e);
-    s = p.s;
-    sc = p.sc;
   }
-  C10_HOST_DEVICE V value(V x) const { return math::times_vanishing(x, s); }
+  C10_HOST_DEVICE V value(V x) const {
+    return math::times_sigmoid<std::is_same_v<T, float>>(x, z, dz);
+  }
+  // sigmoid(z) and 1 - sigmoid(z) from exp(-|z + dz|) = exp(-|z|) (1 -+ dz)
+  C10_HOST_DEVICE math::SigmoidPair<V> sigmoid_pair() const {
+    V e = math::exp(V(0) - math::abs(z));
+    if constexpr (std::is_same_v<T, float>) e = math::fma(e, math::select(z < V(0), dz, V(0) - dz), e);
+    return math::sigmoid_pair_from(z, e);
+  }
   // d/dx: s + z s (1 - s); z may be +-inf where s (1 - s) is 0
-  C10_HOST_DEVICE V grad_x() const { return s + math::times_vanishing(z, s * sc); }
+  C10_HOST_DEVICE V grad_x() const {
+    const auto p = sigmoid_pair();
+    return p.s + math::times_vanishing(z, p.s * p.sc);
+  }
   // d/dbeta: x^2 s (1 - s), multiplied so that x^2 cannot overflow where the result is 0
   C10_HOST_DEVICE V grad_beta(V x) const {
-    return math::times_vanishing(x, math::times_vanishing(x, s * sc));
+    const auto p = sigmoid_pair();
+    return math::times_vanishing(x, math::times_vanishing(x, p.s * p.sc));
   }
 };
 
@@ -400,10 +431,10 @@ struct Swish {
   T beta;
   explicit Swish(double beta_) : beta(T(beta_)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return SwishTerms<T, V>(x, V(beta)).value(x);
+    return SwishArgument<T, V>(x, V(beta)).value(x);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return g * SwishTerms<T, V>(x, V(beta)).grad_x();
+    return g * SwishArgument<T, V>(x, V(beta)).grad_x();
   }
 };
 
@@ -498,7 +529,7 @@ struct GELU {
     if (use_tanh) {
       const V xc = math::clamp(x, V(-100), V(100));  // beyond, sigmoid(2u) is 0 or 1
       const V z = xc * math::fma(V(2 * kSqrt2OverPi * kKappa), xc * xc, V(2 * kSqrt2OverPi));
-      return math::times_vanishing(x, math::sigmoid(z));
+      return math::times_sigmoid(x, z);
     }
     if constexpr (std::is_same_v<T, float>) {
       const NormalTail<V> n(x);
@@ -575,13 +606,13 @@ template <class T>
 struct SwishLearnable {
   static constexpr const char* name = "swish_learnable";
   template <class V> C10_HOST_DEVICE V forward(V x, V beta) const {
-    return SwishTerms<T, V>(x, beta).value(x);
+    return SwishArgument<T, V>(x, beta).value(x);
   }
   template <class V> C10_HOST_DEVICE V grad_input(V g, V x, V beta) const {
-    return g * SwishTerms<T, V>(x, beta).grad_x();
+    return g * SwishArgument<T, V>(x, beta).grad_x();
   }
   template <class V> C10_HOST_DEVICE V grad_weight(V g, V x, V beta) const {
-    return g * SwishTerms<T, V>(x, beta).grad_beta(x);
+    return g * SwishArgument<T, V>(x, beta).grad_beta(x);
   }
 };
 

@@ -152,14 +152,15 @@ void map_parallel(int64_t n, const F& f, T* out, const In*... in) {
   });
 }
 
-// Horizontal reduction of one vector.
+// Horizontal reduction of one vector, pairwise: a sum of its lanes rounds
+// log2(lanes) times in a row rather than lanes - 1 (log_softmax's log(sum)).
 template <class V, class R>
 inline typename V::value_type reduce_lanes(const V& v, R combine) {
   std::array<typename V::value_type, V::size()> a;
   v.store(a.data());
-  auto r = a[0];
-  for (size_t i = 1; i < a.size(); ++i) r = combine(r, a[i]);
-  return r;
+  for (size_t width = a.size() / 2; width > 0; width /= 2)
+    for (size_t i = 0; i < width; ++i) a[i] = combine(a[i], a[i + width]);
+  return a[0];
 }
 
 struct CpuBackend {
@@ -302,7 +303,8 @@ struct CpuBackend {
             const auto v = L::load(xr + i, count);
             typename L::Vecs e;
             for (int part = 0; part < L::kParts; ++part) {
-              e[part] = math::exp(v[part] - VecAcc(max));
+              // the output keeps exp's accuracy; the sum needs no more than exp
+              e[part] = log ? math::exp(v[part] - VecAcc(max)) : math::exp_difference(v[part], VecAcc(max));
               vsum = vsum + L::masked(e[part], part, count, Acc(0));
             }
             if (!log && !L::kReduced) L::store(yr + i, e, count);  // reused below
@@ -315,7 +317,7 @@ struct CpuBackend {
           map_range(0, dim_size, [&](auto v) {
             using V = decltype(v);
             if (log) return (v - V(max)) - V(log_sum);
-            if (L::kReduced) return math::exp(v - V(max)) * V(scale);
+            if (L::kReduced) return math::exp_difference(v, V(max)) * V(scale);
             return v * V(scale);
           }, yr, src);
         }
@@ -351,7 +353,8 @@ struct CpuBackend {
           const auto v = L::load(xc + d * inner, count);
           typename L::Vecs r;
           for (int part = 0; part < L::kParts; ++part)
-            r[part] = log ? (v[part] - vmax[part]) - log_sum[part] : math::exp(v[part] - vmax[part]) * scale[part];
+            r[part] = log ? (v[part] - vmax[part]) - log_sum[part]
+                          : math::exp_difference(v[part], vmax[part]) * scale[part];
           L::store(yc + d * inner, r, count);
         }
       }

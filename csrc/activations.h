@@ -2,9 +2,9 @@
 //
 // Each activation is a small struct templated on its compute type T (float for
 // float/half/bfloat16, double for double). Its methods are templated on the
-// value type V, which is either T itself (CUDA threads, scalar CPU tails) or
-// at::vec::Vectorized<T> (CPU SIMD lanes), so the CPU vector path, the CPU
-// scalar path and the GPU all run the very same formula.
+// value type V, which is either T itself (CUDA threads) or
+// at::vec::Vectorized<T> (CPU SIMD lanes, tails included), so the CPU and the
+// GPU run the very same formula.
 //
 // Pointwise activations provide
 //   V forward(V x)
@@ -12,15 +12,23 @@
 // Channel-wise activations (a learnable parameter w per channel) provide
 //   V forward(V x, V w), V grad_input(V g, V x, V w), V grad_weight(V g, V x, V w)
 //
-// Branches are written with math::select so that NaN and +-Inf come out the
-// way ATen's own kernels give them: every comparison is ordered (false on NaN),
-// and the formulas mirror aten/src/ATen/native/cpu/Activation.cpp.
+// Non-finite inputs follow one policy (the README's numerical notes): at +-inf
+// an op gives its limit and the limit of its derivative (gelu(-inf) = 0 with
+// gradient 0, not NaN from 0 * inf); a NaN input gives a NaN output and a NaN
+// gradient in every op, so that anomaly detection sees it. Branches are
+// written with math::select and ordered comparisons (false on NaN), so a NaN
+// either falls into an arithmetic branch or is put back with math::keep_nan.
+// Every formula is also written so that no intermediate overflows for a
+// finite input (no exp(x) that overflows where the result does not, no x * x
+// where the result is finite).
 #pragma once
 
 #include <c10/macros/Macros.h>
 #include <c10/util/Exception.h>
 #include <c10/util/string_view.h>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #if !defined(__CUDACC__)
 #include <ATen/cpu/vec/vec.h>
@@ -35,6 +43,8 @@ namespace math {
 // ---- scalar vocabulary: host and device ---------------------------------
 template <class T>
 C10_HOST_DEVICE inline T select(bool cond, T a, T b) { return cond ? a : b; }
+C10_HOST_DEVICE inline bool is_nan(float x) { return x != x; }
+C10_HOST_DEVICE inline bool is_nan(double x) { return x != x; }
 C10_HOST_DEVICE inline float exp(float x) { return ::expf(x); }
 C10_HOST_DEVICE inline double exp(double x) { return ::exp(x); }
 C10_HOST_DEVICE inline float expm1(float x) { return ::expm1f(x); }
@@ -43,10 +53,13 @@ C10_HOST_DEVICE inline float log(float x) { return ::logf(x); }
 C10_HOST_DEVICE inline double log(double x) { return ::log(x); }
 C10_HOST_DEVICE inline float tanh(float x) { return ::tanhf(x); }
 C10_HOST_DEVICE inline double tanh(double x) { return ::tanh(x); }
-C10_HOST_DEVICE inline float erf(float x) { return ::erff(x); }
-C10_HOST_DEVICE inline double erf(double x) { return ::erf(x); }
+C10_HOST_DEVICE inline double erfc(double x) { return ::erfc(x); }
 C10_HOST_DEVICE inline float abs(float x) { return ::fabsf(x); }
 C10_HOST_DEVICE inline double abs(double x) { return ::fabs(x); }
+C10_HOST_DEVICE inline float fma(float a, float b, float c) { return ::fmaf(a, b, c); }
+C10_HOST_DEVICE inline double fma(double a, double b, double c) { return ::fma(a, b, c); }
+// a * b - p exactly, for p = a * b rounded: the rounding error of a product
+C10_HOST_DEVICE inline float product_error(float a, float b, float p) { return ::fmaf(a, b, -p); }
 // log1p(u) where the caller knows u is in [0, 1] (float lanes specialise it)
 C10_HOST_DEVICE inline float log1p_unit(float u) { return ::log1pf(u); }
 C10_HOST_DEVICE inline double log1p_unit(double u) { return ::log1p(u); }
@@ -64,84 +77,170 @@ inline Vectorized<T> select(const Vectorized<T>& mask, const Vectorized<T>& a,
                             const Vectorized<T>& b) {
   return Vectorized<T>::blendv(b, a, mask);
 }
+template <class T> inline Vectorized<T> is_nan(const Vectorized<T>& x) { return x.isnan(); }
 template <class T> inline Vectorized<T> exp(const Vectorized<T>& x) { return x.exp(); }
 template <class T> inline Vectorized<T> expm1(const Vectorized<T>& x) { return x.expm1(); }
 template <class T> inline Vectorized<T> tanh(const Vectorized<T>& x) { return x.tanh(); }
-template <class T> inline Vectorized<T> erf(const Vectorized<T>& x) { return x.erf(); }
+template <class T> inline Vectorized<T> erfc(const Vectorized<T>& x) { return x.erfc(); }
 template <class T> inline Vectorized<T> abs(const Vectorized<T>& x) { return x.abs(); }
 template <class T> inline Vectorized<T> log1p_unit(const Vectorized<T>& u) { return u.log1p(); }
+template <class T>
+inline Vectorized<T> fma(const Vectorized<T>& a, const Vectorized<T>& b, const Vectorized<T>& c) {
+  return at::vec::fmadd(a, b, c);  // double lanes: rounds a * b first in the x86 default build
+}
 template <class T>
 inline Vectorized<T> clamp(const Vectorized<T>& x, const Vectorized<T>& lo,
                            const Vectorized<T>& hi) {
   return at::vec::minimum(at::vec::maximum(x, lo), hi);  // both propagate NaN
 }
 
-// float lanes (float, half and bfloat16 inputs) get faster transcendental
-// functions than Sleef's 1-ulp ones; their error stays within a few 1e-7
-// relative (checked against float64 by the tests). double keeps Sleef.
+// float lanes (float, half and bfloat16 inputs) get their own exp, expm1,
+// tanh and log1p: as accurate as Sleef's (about 1 ulp) and cheaper, with
+// polynomials fitted by scripts/fit_coefficients.py. double keeps Sleef.
 using VecF = Vectorized<float>;
 
-// ATen's exp_u20 clamps its input to the finite range; put back +inf for
-// overflow and NaN for NaN, which the activations' NaN handling relies on.
-inline VecF exp(const VecF& x) {
-  const VecF r = VecF::blendv(x.exp_u20(), VecF(INFINITY), x > VecF(88.72283935546875f));
-  return VecF::blendv(r, x, x.isnan());
+// a * b + c rounded once. Where Vectorized has no fused multiply-add (the
+// x86 default build rounds a * b first), each lane computes it in double, in
+// which a float product is exact, so every build gets the same accuracy.
+inline VecF fma(const VecF& a, const VecF& b, const VecF& c) {
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512) || defined(__aarch64__)
+  return at::vec::fmadd(a, b, c);
+#else
+  constexpr int kSize = VecF::size();
+  float av[kSize], bv[kSize], cv[kSize];
+  a.store(av), b.store(bv), c.store(cv);
+  for (int i = 0; i < kSize; ++i) av[i] = float(double(av[i]) * double(bv[i]) + double(cv[i]));
+  return VecF::loadu(av);
+#endif
+}
+
+inline VecF product_error(const VecF& a, const VecF& b, const VecF& p) {
+  return math::fma(a, b, VecF(0.f) - p);
 }
 
 // c0 + x * (c1 + x * (c2 + ...)): Horner's rule with fused multiply-adds.
 inline VecF polynomial(const VecF& /*x*/, float c) { return VecF(c); }
 template <class... C>
 inline VecF polynomial(const VecF& x, float c0, C... higher) {
-  return at::vec::fmadd(x, polynomial(x, higher...), VecF(c0));
+  return math::fma(x, polynomial(x, higher...), VecF(c0));
 }
 
-// Rational minimax approximation on [-7.9053, 7.9053], the input clamped to
-// it: max relative error 4e-7. Odd numerator, even denominator.
-inline VecF tanh(const VecF& a) {
-  const VecF x = math::clamp(a, VecF(-7.90531110763549805f), VecF(7.90531110763549805f));
-  const VecF x2 = x * x;
-  const VecF p = polynomial(x2, 4.89352455891786e-03f, 6.37261928875436e-04f, 1.48572235717979e-05f,
-                            5.12229709037114e-08f, -8.60467152213735e-11f, 2.00018790482477e-13f,
-                            -2.76076847742355e-16f);
-  const VecF q = polynomial(x2, 4.89352518554385e-03f, 2.26843463243900e-03f, 1.18534705686654e-04f,
-                            1.19825839466702e-06f);
-  // below 4e-4 tanh(x) rounds to x, above 9.02 to +-1 (exactly, which
-  // 1 + tanh(x) in GELU relies on)
-  const VecF r = VecF::blendv(x * p / q, a, a.abs() < VecF(0.0004f));
-  return VecF::blendv(r, VecF::blendv(VecF(-1.f), VecF(1.f), a > VecF(0.f)),
-                      a.abs() > VecF(9.02f));
+// 2^n for integral n in [-126, 127], from its exponent bits.
+inline VecF pow2i(VecF n) {
+#if !defined(CPU_CAPABILITY_AVX2) && !defined(CPU_CAPABILITY_AVX512)
+  n = n & (n == n);  // converting NaN to int is undefined in C++ (the SIMD builds' cvtt is defined)
+#endif
+  const VecF biased = at::vec::fmadd(n, VecF(8388608.f), VecF(127.f * 8388608.f));  // (n + 127) << 23
+  return at::vec::cast<float>(at::vec::convert_to_int_of_same_size(biased));
 }
 
-// Rational minimax approximation on [-4, 4] (beyond, erf is +-1 in float),
-// the input clamped to it: max error 4.2e-7; the result clamped to [-1, 1].
-inline VecF erf(const VecF& a) {
-  const VecF x = math::clamp(a, VecF(-4.f), VecF(4.f));
-  const VecF x2 = x * x;
-  const VecF p = polynomial(x2, -1.60960333262415e-02f, -2.95459980854025e-03f, -7.34990630326855e-04f,
-                            -5.69250639462346e-05f, -2.10102402082508e-06f, 2.77068142495902e-08f,
-                            -2.72614225801306e-10f);
-  const VecF q = polynomial(x2, -1.42647390514189e-02f, -7.37332916720468e-03f, -1.68282697438203e-03f,
-                            -2.13374055278905e-04f, -1.45660718464996e-05f);
-  return math::clamp(x * p / q, VecF(-1.f), VecF(1.f));
+// x = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite: ln2 in two parts, the
+// first short enough that n * kLn2Hi is exact).
+constexpr float kLog2e = 1.44269502f, kLn2Hi = 0.693145751953125f, kLn2Lo = 1.42860677e-06f;
+inline VecF reduce_ln2(const VecF& x, const VecF& n) {
+  return at::vec::fnmadd(n, VecF(kLn2Lo), at::vec::fnmadd(n, VecF(kLn2Hi), x));
 }
 
-// log1p(u) on [0, 1] as 2 atanh(s), s = u / (2 + u) <= 1/3: an odd series of
-// positive terms (no cancellation), 2.2e-7 relative.
-inline VecF log1p_unit(const VecF& u) {
-  const VecF s = u / (VecF(2.f) + u);
-  return VecF(2.f) * s * polynomial(s * s, 1.f, 1.f / 3, 1.f / 5, 1.f / 7, 1.f / 9, 1.f / 11, 1.f / 13);
+// exp(x) = 2^n exp(r); 2^n applied in two halves so that results in the
+// subnormal range round once and overflow gives inf. Max error 0.9 ulp.
+inline VecF exp(const VecF& x) {
+  const VecF xc = math::clamp(x, VecF(-104.5f), VecF(89.f));  // beyond: 0 and inf
+  const VecF n = (xc * VecF(kLog2e)).round();
+  const VecF r = reduce_ln2(xc, n);
+  const VecF p = polynomial(r, 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f, 0.00836853217f,
+                            0.00138182961f);
+  const VecF n1 = (n * VecF(0.5f)).floor();
+  return p * pow2i(n1) * pow2i(n - n1);
 }
 
-// Taylor series near 0 (no cancellation), exp(x) - 1 elsewhere.
+// expm1(x) = 2^n expm1(r) + (2^n - 1): no cancellation near 0. Max error
+// 1.3 ulp; n stops at 127, so above 88.4 (where expm1 is exp) r outgrows the
+// fitted range and the error grows to 9 ulps before the result overflows.
 inline VecF expm1(const VecF& x) {
-  const VecF taylor = x * polynomial(x, 1.f, 1.f / 2, 1.f / 6, 1.f / 24, 1.f / 120, 1.f / 720,
-                                     1.f / 5040, 1.f / 40320);
-  return VecF::blendv(math::exp(x) - VecF(1.f), taylor, x.abs() < VecF(0.5f));
+  const VecF xc = math::clamp(x, VecF(-87.f), VecF(89.f));  // below -87 the result is -1
+  const VecF n = at::vec::minimum((xc * VecF(kLog2e)).round(), VecF(127.f));
+  const VecF r = reduce_ln2(xc, n);
+  const VecF q = math::fma(r * r, polynomial(r, 0.5f, 0.166666657f, 0.0416664928f, 0.00833354797f,
+                                              0.00139323086f, 0.000197601912f), r);
+  const VecF s = pow2i(n);
+  return at::vec::fmadd(s, q, s - VecF(1.f));
+}
+
+// tanh: an odd polynomial below |x| = 0.75, 1 - 2 / (exp(2|x|) + 1) above
+// (where it is at least 0.63, so the subtraction loses nothing); the sign put
+// back. exp(2|x|) = inf gives 1. Max error 1.1 ulp.
+inline VecF tanh(const VecF& x) {
+  const VecF a = x.abs(), x2 = x * x;
+  const VecF small = math::fma(x * x2, polynomial(x2, -0.333333313f, 0.133332491f, -0.0539560616f,
+                                                  0.0217847712f, -0.0085418541f, 0.00289467257f,
+                                                  -0.000592812197f), x);
+  const VecF large = VecF(1.f) - VecF(2.f) / (math::exp(a + a) + VecF(1.f));
+  return math::select(a < VecF(0.75f), small, math::select(x < VecF(0.f), VecF(0.f) - large, large));
+}
+
+// log1p(u) on [0, 1] as 2 atanh(s) = 2 (s + s^3 / 3 + ...), s = u / (2 + u)
+// <= 1/3: positive terms, no cancellation. s is corrected for the rounding
+// of 2 + u and of the quotient, so that little but the last addition
+// rounds: max error 1.2 ulp.
+inline VecF log1p_unit(const VecF& u) {
+  const VecF w = VecF(2.f) + u, r = VecF(1.f) / w, s0 = u * r;
+  const VecF dw = u - (w - VecF(2.f));  // 2 + u = w + dw exactly (2 >= u)
+  const VecF s = s0 + (math::fma(VecF(0.f) - s0, w, u) - s0 * dw) * r;
+  const VecF s2 = s * s;
+  const VecF tail = s * s2 * polynomial(s2, 1.f / 3, 1.f / 5, 1.f / 7, 1.f / 9, 1.f / 11, 1.f / 13);
+  return VecF(2.f) * (s + tail);
 }
 #endif
 
+// exp(a - b) with the rounding error of a - b (TwoSum) put back, so that a
+// large difference keeps exp's accuracy: softmax's exp(x - max). The error is
+// NaN, and left out, where the difference is infinite.
 template <class V>
-C10_HOST_DEVICE inline V sigmoid(V x) { return V(1) / (V(1) + math::exp(V(0) - x)); }
+C10_HOST_DEVICE inline V exp_difference(V a, V b) {
+  const V d = a - b, a1 = d + b, b1 = d - a1;
+  const V err = (a - a1) + ((V(0) - b) - b1);
+  const V e = math::exp(d);
+  return math::fma(e, math::select(err == err, err, V(0)), e);
+}
+
+// NaN where x is NaN, r elsewhere.
+template <class V>
+C10_HOST_DEVICE inline V keep_nan(V x, V r) { return math::select(math::is_nan(x), x, r); }
+
+// x * f where f vanishes at an infinite x faster than x grows: 0 where f is
+// 0, even for x = +-inf (the limit, where 0 * inf would give NaN). Callers
+// derive f from x, so a NaN x has already made f NaN.
+template <class V>
+C10_HOST_DEVICE inline V times_vanishing(V x, V f) { return math::select(f == V(0), f, x * f); }
+
+// sigmoid(z) and 1 - sigmoid(z), each without cancellation and with no
+// overflow: from e = exp(-|z|), sigmoid is 1 / (1 + e) or e / (1 + e).
+template <class V>
+struct SigmoidPair {
+  V s, sc;  // sigmoid(z), 1 - sigmoid(z)
+};
+template <class V>
+C10_HOST_DEVICE inline SigmoidPair<V> sigmoid_pair_from(V z, V e) {
+  const V r = V(1) / (V(1) + e), small = e * r;
+  const auto negative = z < V(0);
+  return {math::select(negative, small, r), math::select(negative, r, small)};
+}
+template <class V>
+C10_HOST_DEVICE inline V sigmoid(V z) {
+  const V e = math::exp(V(0) - math::abs(z));
+  return math::select(z < V(0), e, V(1)) / (V(1) + e);
+}
+
+// x * sigmoid(z + dz), dz a known rounding error of z (used if kCorrected):
+// x / (1 + exp(-z)), or x exp(z) where exp(-z) would overflow (z < -80) and
+// x exp(z) is the value to the precision of float: one exp, three roundings.
+template <bool kCorrected = false, class V>
+C10_HOST_DEVICE inline V times_sigmoid(V x, V z, V dz = V(0)) {
+  const auto far = z < V(-80);
+  V e = math::exp(math::select(far, z, V(0) - z));
+  if constexpr (kCorrected) e = math::fma(e, math::select(far, dz, V(0) - dz), e);
+  return math::select(far, math::times_vanishing(x, e), x / (V(1) + e));
+}
 
 // log(1 + exp(z)) as max(z, 0) + log1p(exp(-|z|)): exp cannot overflow and
 // log1p sees only [0, 1]. NaN comes through exp.
@@ -164,9 +263,15 @@ struct ReLU {
     return math::select(x < V(0), V(0), x);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
-    return math::select(y <= V(0), V(0), g);  // threshold_backward
+    return math::keep_nan(y, math::select(y > V(0), g, V(0)));  // threshold_backward, NaN kept
   }
 };
+
+// slope * x for x < 0; a zero slope gives 0 at x = -inf (its limit), not NaN.
+template <class V>
+C10_HOST_DEVICE inline V negative_part(V x, V slope) {
+  return math::times_vanishing(x, slope);
+}
 
 template <class T>
 struct LeakyReLU {
@@ -175,10 +280,10 @@ struct LeakyReLU {
   T slope;
   explicit LeakyReLU(double negative_slope) : slope(T(negative_slope)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return math::select(x > V(0), x, x * V(slope));
+    return math::select(x < V(0), negative_part(x, V(slope)), x);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::select(x > V(0), g, g * V(slope));
+    return math::keep_nan(x, math::select(x > V(0), g, g * V(slope)));
   }
 };
 
@@ -190,7 +295,7 @@ struct ReLU6 {
     return math::clamp(x, V(0), V(6));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
-    return math::select(y <= V(0), V(0), math::select(y >= V(6), V(0), g));
+    return math::keep_nan(y, math::select(y <= V(0), V(0), math::select(y >= V(6), V(0), g)));
   }
 };
 
@@ -203,10 +308,10 @@ struct LeakyReLU6 {
   T slope;
   explicit LeakyReLU6(double negative_slope) : slope(T(negative_slope)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return math::select(x < V(0), x * V(slope), math::select(x > V(6), V(6), x));
+    return math::select(x < V(0), negative_part(x, V(slope)), math::select(x > V(6), V(6), x));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::select(x < V(0), g * V(slope), math::select(x > V(6), V(0), g));
+    return math::keep_nan(x, math::select(x < V(0), g * V(slope), math::select(x > V(6), V(0), g)));
   }
 };
 
@@ -224,9 +329,9 @@ struct ELU {
                         x * V(pos_coef));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::select(x <= V(0),
-                        g * V(input_scale * neg_coef) * math::exp(x * V(input_scale)),
-                        g * V(pos_coef));
+    // a NaN falls into the exp branch
+    return math::select(x > V(0), g * V(pos_coef),
+                        g * V(input_scale * neg_coef) * math::exp(x * V(input_scale)));
   }
 };
 
@@ -256,26 +361,65 @@ struct Sigmoid {
   }
 };
 
+// The gradient comes from the saved output: 1 - y^2, exact for that y (one
+// fused rounding). Where |y| is within a few ulps of 1 the rounding of y
+// itself dominates (see the README's numerical notes).
 template <class T>
 struct Tanh {
   static constexpr const char* name = "tanh";
   static constexpr Saved kSaves = Saved::Output;
   template <class V> C10_HOST_DEVICE V forward(V x) const { return math::tanh(x); }
   template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
-    return g * (V(1) - y * y);
+    return g * math::fma(V(0) - y, y, V(1));
   }
 };
 
+// x * sigmoid(x); derivative s + x s (1 - s), with s and 1 - s from
+// e = exp(-|x|) (no cancellation in 1 - s) and s (1 - s) = e / (1 + e)^2.
 template <class T>
 struct SiLU {
   static constexpr const char* name = "silu";
   static constexpr Saved kSaves = Saved::Input;
-  template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return x / (V(1) + math::exp(V(0) - x));
-  }
+  template <class V> C10_HOST_DEVICE V forward(V x) const { return math::times_sigmoid(x, x); }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    V s = math::sigmoid(x);
-    return g * s * (V(1) + x * (V(1) - s));
+    const V e = math::exp(V(0) - math::abs(x));
+    const auto p = math::sigmoid_pair_from(x, e);
+    return g * (p.s + math::times_vanishing(x, p.s * p.sc));
+  }
+};
+
+// z = beta * x, the argument of Swish's sigmoid. In float its rounding error
+// dz (which exp(-|z|) would magnify |z| times) is kept and put back into exp.
+template <class T, class V>
+struct SwishArgument {
+  V z, dz = V(0);  // beta * x = z + dz exactly
+  C10_HOST_DEVICE SwishArgument(V x, V beta) {
+    // beta * (+-inf) would be NaN for beta = 0; the largest finite x gives the limit
+    const V xf = math::clamp(x, V(std::numeric_limits<T>::lowest()), V(std::numeric_limits<T>::max()));
+    z = beta * xf;
+    if constexpr (std::is_same_v<T, float>) {
+      // beyond |z| = 128, exp(-|z|) is 0 and dz may be inf
+      dz = math::select(math::abs(z) < V(128), math::product_error(beta, xf, z), V(0));
+    }
+  }
+  C10_HOST_DEVICE V value(V x) const {
+    return math::times_sigmoid<std::is_same_v<T, float>>(x, z, dz);
+  }
+  // sigmoid(z) and 1 - sigmoid(z) from exp(-|z + dz|) = exp(-|z|) (1 -+ dz)
+  C10_HOST_DEVICE math::SigmoidPair<V> sigmoid_pair() const {
+    V e = math::exp(V(0) - math::abs(z));
+    if constexpr (std::is_same_v<T, float>) e = math::fma(e, math::select(z < V(0), dz, V(0) - dz), e);
+    return math::sigmoid_pair_from(z, e);
+  }
+  // d/dx: s + z s (1 - s); z may be +-inf where s (1 - s) is 0
+  C10_HOST_DEVICE V grad_x() const {
+    const auto p = sigmoid_pair();
+    return p.s + math::times_vanishing(z, p.s * p.sc);
+  }
+  // d/dbeta: x^2 s (1 - s), multiplied so that x^2 cannot overflow where the result is 0
+  C10_HOST_DEVICE V grad_beta(V x) const {
+    const auto p = sigmoid_pair();
+    return math::times_vanishing(x, math::times_vanishing(x, p.s * p.sc));
   }
 };
 
@@ -287,12 +431,10 @@ struct Swish {
   T beta;
   explicit Swish(double beta_) : beta(T(beta_)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return x / (V(1) + math::exp(V(0) - V(beta) * x));
+    return SwishArgument<T, V>(x, V(beta)).value(x);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    V bx = V(beta) * x;
-    V s = math::sigmoid(bx);
-    return g * s * (V(1) + bx * (V(1) - s));
+    return g * SwishArgument<T, V>(x, V(beta)).grad_x();
   }
 };
 
@@ -301,11 +443,13 @@ struct Hardswish {
   static constexpr const char* name = "hardswish";
   static constexpr Saved kSaves = Saved::Input;
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return x * math::clamp(x + V(3), V(0), V(6)) / V(6);
+    // x itself from 3 up: x * 6 / 6 would overflow above max / 6
+    return math::select(x >= V(3), x, math::times_vanishing(x, math::clamp(x + V(3), V(0), V(6))) / V(6));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::select(x <= V(-3), V(0),
-                        math::select(x < V(3), g * (x / V(3) + V(0.5)), g));
+    // (x + 1.5) / 3 rather than x / 3 + 0.5: exact near its zero at -1.5;
+    // a NaN falls into that branch
+    return math::select(x >= V(3), g, math::select(x <= V(-3), V(0), g * ((x + V(1.5)) / V(3))));
   }
 };
 
@@ -317,35 +461,64 @@ struct Hardsigmoid {
     return math::clamp(x + V(3), V(0), V(6)) / V(6);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::select(x > V(-3), math::select(x < V(3), g / V(6), V(0)), V(0));
+    return math::keep_nan(x, math::select(x > V(-3), math::select(x < V(3), g / V(6), V(0)), V(0)));
   }
 };
 
-// mish(x) = x * tanh(softplus(x)), with tanh(log(1 + e)) = n / (n + 2) for
-// n = e * (e + 2), e = exp(x): one exp instead of exp, log1p and tanh. Above
-// x = 20, tanh(softplus(x)) is 1 in every float type (and n would overflow).
+// mish(x) = x * tanh(softplus(x)) = x n / (n + 2), n = e (e + 2), e = exp(x):
+// one exp instead of exp, log1p and tanh. Its derivative, t + x sigmoid(x)
+// (1 - t^2) with t = n / (n + 2), is t + 4 x e (e + 1) / (n + 2)^2, which
+// has no 1 - t^2 to cancel. Above x = 20, tanh(softplus(x)) is 1 in every
+// float type (and n would overflow), so mish is x and its derivative 1.
 template <class T>
 struct Mish {
   static constexpr const char* name = "mish";
   static constexpr Saved kSaves = Saved::Input;
-  template <class V> C10_HOST_DEVICE static V tanh_softplus(V e) {
-    V n = e * (e + V(2));
-    return n / (n + V(2));
-  }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return math::select(x > V(20), x, x * tanh_softplus(math::exp(x)));
+    const V e = math::exp(x), n = math::fma(e, e, V(2) * e);
+    return math::select(x > V(20), x, math::times_vanishing(x, n) / (n + V(2)));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    V e = math::exp(x);
-    V t = tanh_softplus(e);
-    V sigmoid = e / (e + V(1));
-    // above 20 the formula is g * (1 + x * 0): g, and NaN at +inf as in torch
-    return math::select(x > V(20), g * (V(1) + x * V(0)), g * (t + x * sigmoid * (V(1) - t * t)));
+    const V e = math::exp(x), n = math::fma(e, e, V(2) * e), d = n + V(2);
+    const V slope = n / d + math::times_vanishing(x, V(4) * e * (e + V(1)) / (d * d));
+    return math::select(x > V(20), g, g * slope);
   }
 };
 
-// GELU, exact (erf) or with the tanh approximation; `approximate` is checked
-// on the host, once per call, and the branch is uniform over all elements.
+// The parts of GELU (erf form) that forward and backward share, in float:
+// Phi(-a) = exp(-a^2 / 2) m(a), a = |x|, where m(a) (the Mills ratio over
+// sqrt(2 pi)) is a rational function with positive coefficients (Horner
+// without cancellation), fitted by scripts/fit_coefficients.py to 1e-8 on
+// [0, 14.5]. This keeps Phi's relative accuracy in the negative tail, where
+// 1 + erf(x / sqrt 2) cancels; a^2 / 2 is split exactly so that exp sees no
+// rounding of it. Beyond |x| = 14.5, exp(-a^2 / 2) is 0.
+template <class V>
+struct NormalTail {
+  V xc, e, m;  // x clamped to [-14.5, 14.5]; Phi(-|x|) = e * m
+  C10_HOST_DEVICE explicit NormalTail(V x) {
+    xc = math::clamp(x, V(-14.5f), V(14.5f));
+    const V a = math::abs(xc), a2 = a * a;
+    const V e0 = math::exp(V(-0.5f) * a2);
+    e = math::fma(e0, V(-0.5f) * math::product_error(a, a, a2), e0);
+    m = horner(a, 0.5f, 0.507258892f, 0.250324875f, 0.0712039992f, 0.0116196806f, 0.000887073053f) /
+        horner(a, 1.f, 1.81240237f, 1.44673765f, 0.6564973f, 0.18071121f, 0.0291260239f, 0.00222356548f);
+  }
+  template <class... C>
+  C10_HOST_DEVICE static V horner(V a, float c0, C... higher) {
+    if constexpr (sizeof...(C) == 0) {
+      return V(c0);
+    } else {
+      return math::fma(a, horner(a, higher...), V(c0));
+    }
+  }
+};
+
+// GELU, exact (Phi, the normal CDF) or with the tanh approximation;
+// `approximate` is checked on the host, once per call, and the branch is
+// uniform over all elements. Exact: x Phi(x) and Phi(x) + x phi(x), in float
+// from NormalTail (x Phi(x) = x - x Phi(-x) for x >= 0), in double with
+// Phi(x) = erfc(-x / sqrt 2) / 2. Tanh: 0.5 x (1 + tanh(u)) = x sigmoid(2u),
+// u = sqrt(2/pi) (x + 0.044715 x^3), which has no 1 + tanh to cancel.
 template <class T>
 struct GELU {
   static constexpr const char* name = "gelu";
@@ -354,23 +527,38 @@ struct GELU {
   explicit GELU(c10::string_view approximate);
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     if (use_tanh) {
-      V inner = V(kSqrt2OverPi) * (x + V(kKappa) * x * x * x);
-      return V(0.5) * x * (V(1) + math::tanh(inner));
+      const V xc = math::clamp(x, V(-100), V(100));  // beyond, sigmoid(2u) is 0 or 1
+      const V z = xc * math::fma(V(2 * kSqrt2OverPi * kKappa), xc * xc, V(2 * kSqrt2OverPi));
+      return math::times_sigmoid(x, z);
     }
-    return x * V(0.5) * (V(1) + math::erf(x * V(kSqrt1_2)));
+    if constexpr (std::is_same_v<T, float>) {
+      const NormalTail<V> n(x);
+      const V tail = n.xc * n.e * n.m;  // x Phi(-|x|), x * e first: no subnormal step
+      return math::select(x < V(0), tail, x - tail);
+    } else {
+      return math::times_vanishing(x, V(0.5) * math::erfc(x * V(-kSqrt1_2)));
+    }
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     if (use_tanh) {
-      V x_sq = x * x;
-      V t = math::tanh(V(kSqrt2OverPi) * (x + V(kKappa) * x_sq * x));
-      V left_derivative = V(0.5) * (V(1) + t);
-      V right_derivative = V(0.5) * x * (V(1) - t * t) * V(kSqrt2OverPi) *
-                           (V(1) + V(3 * kKappa) * x_sq);
-      return g * (left_derivative + right_derivative);
+      const V xc = math::clamp(x, V(-100), V(100));
+      const V x2 = xc * xc;
+      const V z = xc * math::fma(V(2 * kSqrt2OverPi * kKappa), x2, V(2 * kSqrt2OverPi));
+      const V dz = math::fma(V(6 * kSqrt2OverPi * kKappa), x2, V(2 * kSqrt2OverPi));
+      const auto p = math::sigmoid_pair_from(z, math::exp(V(0) - math::abs(z)));
+      return g * (p.s + xc * p.s * p.sc * dz);  // |x| <= 100: no overflow
     }
-    V cdf = V(0.5) * (V(1) + math::erf(x * V(kSqrt1_2)));
-    V pdf = math::exp(V(-0.5) * x * x) * V(kInvSqrt2Pi);
-    return g * (cdf + x * pdf);
+    if constexpr (std::is_same_v<T, float>) {
+      // Phi(x) + x phi(x), phi = e / sqrt(2 pi): e (m + x / sqrt(2 pi)) for x < 0,
+      // 1 - e (m - x / sqrt(2 pi)) for x >= 0
+      const NormalTail<V> n(x);
+      const V c = V(kInvSqrt2Pi) * n.xc;
+      return g * math::select(x < V(0), n.e * (n.m + c), V(1) - n.e * (n.m - c));
+    } else {
+      const V cdf = V(0.5) * math::erfc(x * V(-kSqrt1_2));
+      const V pdf = math::exp(V(-0.5) * x * x) * V(kInvSqrt2Pi);
+      return g * (cdf + math::times_vanishing(x, pdf));
+    }
   }
   static constexpr T kSqrt1_2 = T(0.70710678118654752440);
   static constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
@@ -391,8 +579,7 @@ struct Softplus {
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     V bx = x * V(beta);
-    V z = math::exp(bx);
-    return math::select(bx > V(threshold), g, g * z / (z + V(1)));
+    return math::select(bx > V(threshold), g, g * math::sigmoid(bx));
   }
 };
 
@@ -404,10 +591,10 @@ template <class T>
 struct PReLU {
   static constexpr const char* name = "prelu";
   template <class V> C10_HOST_DEVICE V forward(V x, V w) const {
-    return math::select(x > V(0), x, w * x);
+    return math::select(x < V(0), negative_part(x, w), x);
   }
   template <class V> C10_HOST_DEVICE V grad_input(V g, V x, V w) const {
-    return math::select(x > V(0), g, w * g);
+    return math::keep_nan(x, math::select(x > V(0), g, w * g));
   }
   template <class V> C10_HOST_DEVICE V grad_weight(V g, V x, V w) const {
     return math::select(x > V(0), V(0), g * x);
@@ -419,16 +606,13 @@ template <class T>
 struct SwishLearnable {
   static constexpr const char* name = "swish_learnable";
   template <class V> C10_HOST_DEVICE V forward(V x, V beta) const {
-    return x / (V(1) + math::exp(V(0) - beta * x));
+    return SwishArgument<T, V>(x, beta).value(x);
   }
   template <class V> C10_HOST_DEVICE V grad_input(V g, V x, V beta) const {
-    V bx = beta * x;
-    V s = math::sigmoid(bx);
-    return g * s * (V(1) + bx * (V(1) - s));
+    return g * SwishArgument<T, V>(x, beta).grad_x();
   }
   template <class V> C10_HOST_DEVICE V grad_weight(V g, V x, V beta) const {
-    V s = math::sigmoid(beta * x);
-    return g * x * x * s * (V(1) - s);
+    return g * SwishArgument<T, V>(x, beta).grad_beta(x);
   }
 };
 

@@ -6,8 +6,11 @@
 CUDA_STATUS records what evidence the CUDA kernels have: compiled by nvcc,
 and the whole test suite run through them under the CPU emulation of CUDA
 (tools/test_cuda_emulated.sh, in CI); no GPU has run them yet.
+The accuracy column comes from scripts/accuracy.json, written by
+`python scripts/accuracy.py --write` (the sweep is not rerun here).
 """
 
+import json
 import pathlib
 import sys
 
@@ -16,6 +19,7 @@ from torch_activations.registry import ACTIVATIONS, CHANNELWISE
 CUDA_STATUS = "compiled by nvcc; tested under CPU emulation in CI; not yet run on a GPU"
 
 BEGIN, END = "<!-- activations table: begin -->", "<!-- activations table: end -->"
+ACCURACY = pathlib.Path(__file__).resolve().parent / "accuracy.json"
 
 
 def _signature(spec):
@@ -40,14 +44,32 @@ def _twin(spec):
     return "none (reference: composite expression)"
 
 
+def _ulps(v):
+    return f"{v:.2f}" if v < 100 else f"{v:.2g}"
+
+
+def _accuracy(spec, measured):
+    """'ours / torch' max float32 forward ulps, for each parameter set measured."""
+    cells = []
+    for label, r in measured.items():
+        if label == spec.name or label.startswith(spec.name + "("):
+            params = label[len(spec.name):].strip("()")
+            cells.append((f"{params}: " if params else "") + f"{_ulps(r['ours'])} / {_ulps(r['torch'])}")
+    if not cells:
+        raise SystemExit(f"scripts/accuracy.json has no figures for {spec.name}: run scripts/accuracy.py --write")
+    return "; ".join(cells)
+
+
 def table():
+    measured = json.loads(ACCURACY.read_text())["float32_forward_max_ulps"]
     rows = [
-        "| functional | module | torch twin | backward saves | CPU | CUDA |",
-        "|---|---|---|---|---|---|",
+        "| functional | module | torch twin | backward saves | float32 max ulps, ours / torch | CPU | CUDA |",
+        "|---|---|---|---|---|---|---|",
     ]
     for spec in ACTIVATIONS:
         saves = "input, weight" if spec.kind == CHANNELWISE else spec.saves
-        rows.append(f"| {_signature(spec)} | {_module(spec)} | {_twin(spec)} | {saves} | tested | {CUDA_STATUS} |")
+        rows.append(f"| {_signature(spec)} | {_module(spec)} | {_twin(spec)} | {saves} | "
+                    f"{_accuracy(spec, measured)} | tested | {CUDA_STATUS} |")
     return "\n".join(rows)
 
 

@@ -1,5 +1,5 @@
 """Pointwise activations: values and gradients against float64 reference
-expressions, torch's own ops on NaN/Inf, every dtype, gradcheck, gradgradcheck,
+expressions, the non-finite policy, every dtype, gradcheck, gradgradcheck,
 layouts and in-place semantics."""
 
 import pytest
@@ -11,6 +11,7 @@ from helpers import (
     DEVICES, INPLACE_SPECS, POINTWISE_SPECS, TOLERANCES, away_from_kinks, call, layout_twin,
     make_input, param_cases, pointwise_cases,
 )
+from policy import limits
 
 CASES, CASE_IDS = pointwise_cases()
 pytestmark = pytest.mark.parametrize("device", DEVICES)
@@ -47,28 +48,39 @@ def test_matches_reference(spec, params, dtype, device):
 
 
 @pytest.mark.parametrize("spec,params", CASES, ids=CASE_IDS)
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
-def test_nonfinite_matches_torch(spec, params, dtype, device):
-    """NaN and +-Inf come out as torch.nn.functional gives them (values and
-    gradients); ops without a torch twin follow their reference expression."""
-    x = make_input((64, 33), dtype, device, kinks=spec.kinks, nonfinite=True)
-    grad = torch.randn(x.shape, dtype=dtype, device=device)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16], ids=str)
+def test_nonfinite_policy(spec, params, dtype, device):
+    """+-Inf give the op's limit and the limit of its derivative, NaN gives a
+    NaN value and a NaN gradient (tests/policy.py), at every position of a
+    SIMD vector and of a tail; the finite values around them match torch (or
+    the reference where torch has no such op)."""
+    inf, nan = float("inf"), float("nan")
+    edges = torch.tensor([inf, -inf, nan] * 23, dtype=dtype, device=device)  # 69: every lane, and a tail
+    x = torch.cat([edges, make_input((64, 33), dtype, device, kinks=spec.kinks, nonfinite=True).view(-1)])
+    grad = (torch.rand(x.shape, dtype=torch.float64) + 0.5).to(dtype=dtype, device=device)
     y, g = value_and_grad(spec, x, params, grad)
-    xt = x.detach().requires_grad_()
+
+    f_pos, f_neg, d_pos, d_neg = limits(spec.name, params)
+    rtol, atol = TOLERANCES[dtype]
+    for where, value, slope in ((x == inf, f_pos, d_pos), (x == -inf, f_neg, d_neg)):
+        expected = torch.full_like(y[where], value)
+        torch.testing.assert_close(y[where], expected, rtol=rtol, atol=atol)
+        torch.testing.assert_close(g[where], (grad[where].double() * slope).to(dtype), rtol=rtol, atol=atol)
+    nans = x.isnan()
+    assert y[nans].isnan().all(), "a NaN input must give a NaN value"
+    assert g[nans].isnan().all(), "a NaN input must give a NaN gradient"
+
+    finite = x.isfinite()
+    xt = x[finite].detach().requires_grad_()
     if spec.torch_functional is not None:
         yt = spec.torch_functional(xt, **dict(zip(spec.param_names, params)))
+        # torch's float64 hardsigmoid gradient uses a float32 1/6, hence rtol 1e-5
+        rtol, atol = (1e-5, 1e-6) if dtype == torch.float64 else (rtol, atol)
     else:
-        yt = spec.reference(xt, *params)
-    (gt,) = torch.autograd.grad(yt, xt, grad)
-    # torch's float64 hardsigmoid gradient uses a float32 1/6, hence rtol 1e-5;
-    # in float32 both are a few ulp from the truth, in different directions
-    rtol, atol = (1e-5, 1e-6) if dtype == torch.float64 else TOLERANCES[dtype]
-    torch.testing.assert_close(y, yt.detach(), rtol=rtol, atol=atol, equal_nan=True)
-    # At a NaN input torch's own gradient depends on whether the element fell in
-    # its SIMD body or its scalar tail (hardtanh, elu), so NaN inputs are
-    # compared by value only; +-Inf and every finite input by gradient too.
-    finite_or_inf = ~x.isnan()
-    torch.testing.assert_close(g[finite_or_inf], gt[finite_or_inf], rtol=rtol, atol=atol, equal_nan=True)
+        yt = spec.reference(xt.double(), *params)
+    (gt,) = torch.autograd.grad(yt, xt, grad[finite].to(yt.dtype) if yt.dtype != dtype else grad[finite])
+    torch.testing.assert_close(y[finite].double(), yt.detach().double(), rtol=rtol, atol=atol)
+    torch.testing.assert_close(g[finite].double(), gt.double(), rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("spec,params", CASES, ids=CASE_IDS)

@@ -67,9 +67,12 @@ def broadcast_weight(weight, x):
 
 
 def _gelu_reference(x, approximate):
+    # The same functions as 0.5 x (1 + tanh(u)) and 0.5 x (1 + erf(x / sqrt 2)),
+    # written without 1 + tanh and 1 + erf: those cancel in the negative tail
+    # even in float64 (at x = -10 no digit of the erf form is left).
     if approximate == "tanh":
-        return 0.5 * x * (1 + torch.tanh(_SQRT_2_OVER_PI * (x + _KAPPA * x**3)))
-    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))
+        return x * torch.sigmoid(2 * _SQRT_2_OVER_PI * (x + _KAPPA * x**3))
+    return 0.5 * x * torch.erfc(-x / math.sqrt(2.0))
 
 
 def _gelu_second(x, approximate):

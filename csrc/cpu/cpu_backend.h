@@ -152,14 +152,15 @@ void map_parallel(int64_t n, const F& f, T* out, const In*... in) {
   });
 }
 
-// Horizontal reduction of one vector.
+// Horizontal reduction of one vector, pairwise: a sum of its lanes rounds
+// log2(lanes) times in a row rather than lanes - 1 (log_softmax's log(sum)).
 template <class V, class R>
 inline typename V::value_type reduce_lanes(const V& v, R combine) {
   std::array<typename V::value_type, V::size()> a;
   v.store(a.data());
-  auto r = a[0];
-  for (size_t i = 1; i < a.size(); ++i) r = combine(r, a[i]);
-  return r;
+  for (size_t width = a.size() / 2; width > 0; width /= 2)
+    for (size_t i = 0; i < width; ++i) a[i] = combine(a[i], a[i + width]);
+  return a[0];
 }
 
 struct CpuBackend {
@@ -307,7 +308,8 @@ struct CpuBackend {
             const auto v = L::load(xr + i, count);
             typename L::Vecs e;
             for (int part = 0; part < L::kParts; ++part) {
-              e[part] = math::exp(v[part] - VecAcc(max));
+              // the output keeps exp's accuracy; the sum needs no more than exp
+              e[part] = log ? math::exp(v[part] - VecAcc(max)) : math::exp_difference(v[part], VecAcc(max));
               vsum = vsum + L::masked(e[part], part, count, Acc(0));
             }
             if (log) continue;
@@ -318,7 +320,9 @@ struct CpuBackend {
             }
           }
           const Acc sum = reduce_lanes(vsum, [](Acc a, Acc b) { return a + b; });
-          const Acc shift = max + std::log(sum), scale = Acc(1) / sum;
+          // (x - max) - log(sum), not x - (max + log(sum)): max + log(sum)
+          // rounds away log(sum) when |max| is large
+          const Acc log_sum = std::log(sum), scale = Acc(1) / sum;
           if (L::kReduced && !log) {
             for (int64_t i = 0; i < dim_size; i += L::kStep) {
               typename L::Vecs r;
@@ -330,7 +334,7 @@ struct CpuBackend {
           }
           map_range(0, dim_size, [&](auto v) {
             using V = decltype(v);
-            return log ? v - V(shift) : v * V(scale);
+            return log ? (v - V(max)) - V(log_sum) : v * V(scale);
           }, yr, log ? xr : yr);
         }
       });
@@ -356,16 +360,17 @@ struct CpuBackend {
           const auto v = L::load(xc + d * inner, count);
           for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + math::exp(v[part] - vmax[part]);
         }
-        typename L::Vecs shift, scale;
+        typename L::Vecs log_sum, scale;
         for (int part = 0; part < L::kParts; ++part) {
-          shift[part] = vmax[part] + vsum[part].log();
+          log_sum[part] = vsum[part].log();
           scale[part] = VecAcc(Acc(1)) / vsum[part];
         }
         for (int64_t d = 0; d < dim_size; ++d) {
           const auto v = L::load(xc + d * inner, count);
           typename L::Vecs r;
           for (int part = 0; part < L::kParts; ++part)
-            r[part] = log ? v[part] - shift[part] : math::exp(v[part] - vmax[part]) * scale[part];
+            r[part] = log ? (v[part] - vmax[part]) - log_sum[part]
+                          : math::exp_difference(v[part], vmax[part]) * scale[part];
           L::store(yc + d * inner, r, count);
         }
       }

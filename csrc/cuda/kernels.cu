@@ -252,7 +252,7 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t dim_
     const Acc log_sum = math::log(ms.sum), scale = Acc(1) / ms.sum;
     for (int64_t i = threadIdx.x; i < dim_size; i += blockDim.x) {
       const Acc v = Acc(xr[i]);
-      yr[i] = T(kLog ? (v - ms.max) - log_sum : math::exp(v - ms.max) * scale);
+      yr[i] = T(kLog ? (v - ms.max) - log_sum : math::exp_difference(v, ms.max) * scale);
     }
   }
 }
@@ -271,7 +271,7 @@ __global__ void softmax_columns_kernel(const T* x, T* y, int64_t outer, int64_t 
     const Acc log_sum = math::log(ms.sum), scale = Acc(1) / ms.sum;
     for (int64_t d = 0; d < dim_size; ++d) {
       const Acc v = Acc(x[base + d * inner]);
-      y[base + d * inner] = T(kLog ? (v - ms.max) - log_sum : math::exp(v - ms.max) * scale);
+      y[base + d * inner] = T(kLog ? (v - ms.max) - log_sum : math::exp_difference(v, ms.max) * scale);
     }
   }
 }

@@ -55,6 +55,20 @@ SOFTMAX_ROW = 16
 MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
+# Our float32 maxima (forward, backward) may not exceed these in any CPU
+# build (tests/test_numerics.py); about a quarter above what is measured.
+BUDGETS = {
+    "relu": (0.5, 0.5), "leaky_relu": (1.0, 0.5), "relu6": (0.5, 0.5), "leaky_relu6": (1.0, 0.5),
+    "elu": (1.5, 1.0), "selu": (2.5, 1.5), "celu": (1.5, 1.0), "sigmoid": (3.0, 1.0), "tanh": (1.5, 1.0),
+    "silu": (3.0, 2.0), "swish": (3.0, 2.0), "swish(beta=1.5)": (3.0, 2.0), "hardswish": (2.0, 1.5),
+    "hardsigmoid": (1.5, 0.5), "mish": (4.5, 2.0), "gelu": (8.0, 1.5), "gelu(approximate=tanh)": (250.0, 2.0),
+    "softplus": (2.5, 1.0), "prelu": (0.5, 0.5), "swish_learnable": (3.0, 2.0),
+    "softmax": (6.5, 8.0), "log_softmax": (3.0, 13.0),
+}
+# bfloat16 and float16 backward where more than 1 ulp: a row sum feeds every
+# element of a softmax gradient
+BUDGETS_16BIT = {"softmax": 1.5, "log_softmax": 2.0}
+
 # Parameter sets measured besides the defaults (each selects other code).
 EXTRA_PARAMS = {"gelu": [("tanh",)], "swish": [(1.5,)]}
 CHANNELWISE_WEIGHT = {"prelu": 0.25, "swish_learnable": 1.5}

@@ -18,7 +18,7 @@ def test_the_build_recorded_the_running_torch():
     assert info is not None
     assert (info["torch"], info["torch_cuda"]) == (str(torch.__version__), torch.version.cuda)
     assert info["cuda_kernels"] == ta.HAS_CUDA_KERNELS
-    assert ta.CPU_ISA in info["cpu_isas"]
+    assert ta.CPU_ISA in info["cpu_isas"] or (ta.CUDA_EMULATION and ta.CPU_ISA is None)
     for stem, filename in info["libraries"].items():  # the loader uses exactly these files
         assert _library._library_path(stem) == str(pathlib.Path(_library._HERE) / filename)
 

@@ -253,6 +253,10 @@ def float32_rows():
     return {label: r for label, _, r in accuracy.table([torch.float32], points=SWEEP_POINTS)}
 
 
+# The ulp budgets are claims about the CPU builds' SIMD math. Under the CUDA
+# emulation the CUDA kernels' scalar math comes from the host's libm, which is
+# neither the CPU builds' math nor the GPU's, so its ulps say nothing either way.
+@pytest.mark.skipif(ta.CUDA_EMULATION, reason="ulp budgets are stated for the CPU builds, not the emulated CUDA math")
 @pytest.mark.parametrize("label", [c.label for c in accuracy.cases()])
 def test_float32_accuracy(label, float32_rows):
     r = float32_rows[label]

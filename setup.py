@@ -29,6 +29,7 @@ import os
 import platform
 import shutil
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -84,8 +85,9 @@ if WITH_CUDA and not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.i
 TORCH_VERSION = str(torch.__version__)
 BUILD_KEY = f"torch-{TORCH_VERSION}.{'cuda-kernels' if WITH_CUDA else 'cpu-only'}"
 
-# -g0: the interpreter's default flags ask for debug info, which slows the
-# build by about a third and quadruples the libraries.
+# -g0: the interpreter's default flags ask for debug info, which costs a third
+# of the compile time (one CPU library: 48 s of CPU against 75 s) and makes the
+# objects 25 times larger.
 CXX_FLAGS = ["-O3", "-g0", "-fopenmp"]  # the C++ standard: torch's own default
 LINK_FLAGS = ["-fopenmp"]  # at::parallel_for is inline OpenMP; links torch's libgomp
 NVCC_FLAGS = ["-O3", "--expt-relaxed-constexpr"]
@@ -181,6 +183,9 @@ def _check_build_torch():
     """Stop when the torch compiled against is not the torch the package will
     run with: an isolated build environment (pip's default) can hold a torch
     of its own, and the libraries would then fail to load."""
+    site_packages = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    if Path(torch.__file__).resolve().parent.parent in site_packages:
+        return  # the environment's own torch: nothing to compare (and no second torch import)
     target = installed_torch()
     here = (TORCH_VERSION, torch.version.cuda)
     if target is None or target == here:

@@ -12,6 +12,7 @@ CPU_TARGET_LOG2 = 23  # the CPU targets at one size are stated at 8M float32 ele
 SWEEP_MEDIAN_RANGE = (16, 20)  # the sweep's median target covers 2^16..2^20
 BUSY_SHARE = 0.10  # other processes above this share of the CPU: the machine is busy
 NOISY, LOADED = "~", "*"
+RATIO_PLOT_RANGE = (1 / 16, 16)
 
 
 # ---------------------------------------------------------------- formatting
@@ -533,6 +534,9 @@ def plot_ratio_vs_size(plt, run, path):
                                      f"range across rounds)\n{_subtitle(run)}")
     colors = {"float32": "tab:blue", "bfloat16": "tab:orange"}
     band = SWEEP_MEDIAN_RANGE
+    ratios = [r["ratio_eager"] for r in series]
+    # outliers (a loaded machine's) beyond these show as triangles on the edge
+    low, high = max(min(ratios) / 1.3, RATIO_PLOT_RANGE[0]), min(max(ratios) * 1.3, RATIO_PLOT_RANGE[1])
     for ax, op in zip(axes, ops):
         ax.axvspan(band[0] - 0.25, band[1] + 0.25, color="0.93", zorder=0)
         ax.axhline(1.0, color="black", linewidth=0.8)
@@ -542,16 +546,19 @@ def plot_ratio_vs_size(plt, run, path):
                             if r["op"] == op and r["dtype"] == dtype)
             if not points:
                 continue
-            ks, ratios, quartiles = zip(*points)
-            errors = [[max(0.0, v - q[0]) for v, q in zip(ratios, quartiles)],
-                      [max(0.0, q[1] - v) for v, q in zip(ratios, quartiles)]]
-            ax.errorbar(ks, ratios, yerr=errors, color=color, marker=".", linewidth=1.2, capsize=2, label=dtype)
+            ks, values, quartiles = zip(*points)
+            errors = [[max(0.0, v - q[0]) for v, q in zip(values, quartiles)],
+                      [max(0.0, q[1] - v) for v, q in zip(values, quartiles)]]
+            ax.errorbar(ks, values, yerr=errors, color=color, marker=".", linewidth=1.2, capsize=2, label=dtype)
+            for k, v in zip(ks, values):
+                if not low <= v <= high:
+                    ax.plot([k], [high if v > high else low], marker="^" if v > high else "v", color=color,
+                            clip_on=False)
         ax.set_title(op, fontsize=9)
         ax.grid(True, which="major", linewidth=0.3)
-    ratios = [r["ratio_eager"] for r in series]
-    ticks = [t for t in (0.125, 0.25, 0.5, 0.75, 1, 1.2, 1.5, 2, 3, 4, 8, 16, 32)
-             if min(ratios) / 1.3 <= t <= max(ratios) * 1.3]
+    ticks = [t for t in (1 / 16, 0.125, 0.25, 0.5, 1, 2, 4, 8, 16) if low <= t <= high]
     axes[0].set_yscale("log")
+    axes[0].set_ylim(low, high)
     axes[0].set_yticks(ticks, [f"{t:g}" for t in ticks])
     axes[0].minorticks_off()
     axes[0].legend(fontsize=7, loc="best")

@@ -6,9 +6,9 @@
 
 Sections (--skip drops some):
   main      each op, forward (under no_grad) and forward+backward, against
-            torch eager and torch.compile of the same torch expression, with
-            the copy bandwidth as the memory floor and the bytes saved for
-            backward; under every allocation setting
+            torch eager and (under the tuned setting) torch.compile of the same
+            torch expression, with the copy bandwidth as the memory floor and
+            the bytes saved for backward; under every allocation setting
   sizes     forward+backward of every op with a torch twin against it, float32
             and bfloat16, sizes 2^10..2^24 (CPU), where the crossover shows
   overhead  forward of a one-element tensor, with and without grad: the
@@ -186,7 +186,9 @@ def primary_allocation(config):
 def plan_cases(config, allocation):
     """Cases in run order, each measured once: {row, dtype, k, mode,
     sections, compile}. The main section's cases carry the compile
-    competitor; a sweep case that is also a main case is measured once."""
+    competitor under the primary setting (compiling again in the other child
+    would double the run for figures no target reads); a sweep case that is
+    also a main case is measured once."""
     primary = allocation == primary_allocation(config)
     sections = set(config["sections"])
     cases = {}
@@ -202,7 +204,7 @@ def plan_cases(config, allocation):
             for k in config["log2_sizes"]:
                 for row in _cases.op_rows(config["ops"]):
                     for mode in config["modes"]:
-                        add(row, dtype, k, mode, "main", config["compile"])
+                        add(row, dtype, k, mode, "main", config["compile"] and primary)
     if primary and "sizes" in sections:
         for dtype in config["sweep_dtypes"]:
             for k in config["sweep_log2_sizes"]:

@@ -43,6 +43,14 @@ namespace math {
 // ---- scalar vocabulary: host and device ---------------------------------
 template <class T>
 C10_HOST_DEVICE inline T select(bool cond, T a, T b) { return cond ? a : b; }
+// Lane comparisons, for select: the functors compare through these rather
+// than with operators, so that AVX-512 keeps the mask in a k register (a
+// mask taken through a vector and back costs more there than an exp).
+template <class T> C10_HOST_DEVICE inline auto lt(T a, T b) { return a < b; }
+template <class T> C10_HOST_DEVICE inline auto gt(T a, T b) { return a > b; }
+template <class T> C10_HOST_DEVICE inline auto le(T a, T b) { return a <= b; }
+template <class T> C10_HOST_DEVICE inline auto ge(T a, T b) { return a >= b; }
+template <class T> C10_HOST_DEVICE inline auto eq(T a, T b) { return a == b; }
 C10_HOST_DEVICE inline bool is_nan(float x) { return x != x; }
 C10_HOST_DEVICE inline bool is_nan(double x) { return x != x; }
 C10_HOST_DEVICE inline float exp(float x) { return ::expf(x); }
@@ -69,11 +77,21 @@ C10_HOST_DEVICE inline T clamp(T x, T lo, T hi) {
   return x != x ? x : (x < lo ? lo : (x > hi ? hi : x));
 }
 
+// clamp for a range whose ends are not zero (where it may differ from
+// clamp in the sign of a zero result); the argument range of exp and
+// friends. The SIMD lanes specialise it with fewer instructions.
+template <class T>
+C10_HOST_DEVICE inline T bound(T x, T lo, T hi) { return math::clamp(x, lo, hi); }
+
 #if !defined(__CUDACC__)
 // ---- the same vocabulary for SIMD lanes (CPU only) ----------------------
 using at::vec::Vectorized;
+// Every lane function is inlined: an out-of-line call spills all vector
+// registers around it, which costs more than the call's own work (GCC would
+// otherwise keep exp out of line in the larger functors).
+#define TA_LANE_INLINE inline __attribute__((always_inline))
 template <class T>
-inline Vectorized<T> select(const Vectorized<T>& mask, const Vectorized<T>& a,
+TA_LANE_INLINE Vectorized<T> select(const Vectorized<T>& mask, const Vectorized<T>& a,
                             const Vectorized<T>& b) {
   return Vectorized<T>::blendv(b, a, mask);
 }
@@ -85,14 +103,34 @@ template <class T> inline Vectorized<T> erfc(const Vectorized<T>& x) { return x.
 template <class T> inline Vectorized<T> abs(const Vectorized<T>& x) { return x.abs(); }
 template <class T> inline Vectorized<T> log1p_unit(const Vectorized<T>& u) { return u.log1p(); }
 template <class T>
-inline Vectorized<T> fma(const Vectorized<T>& a, const Vectorized<T>& b, const Vectorized<T>& c) {
+TA_LANE_INLINE Vectorized<T> fma(const Vectorized<T>& a, const Vectorized<T>& b, const Vectorized<T>& c) {
   return at::vec::fmadd(a, b, c);  // double lanes: rounds a * b first in the x86 default build
 }
 template <class T>
-inline Vectorized<T> clamp(const Vectorized<T>& x, const Vectorized<T>& lo,
+TA_LANE_INLINE Vectorized<T> clamp(const Vectorized<T>& x, const Vectorized<T>& lo,
                            const Vectorized<T>& hi) {
   return at::vec::minimum(at::vec::maximum(x, lo), hi);  // both propagate NaN
 }
+template <class T>
+TA_LANE_INLINE Vectorized<T> bound(const Vectorized<T>& x, const Vectorized<T>& lo,
+                                    const Vectorized<T>& hi) {
+  return math::clamp(x, lo, hi);
+}
+
+using VecF = Vectorized<float>;
+
+#if defined(CPU_CAPABILITY_AVX512)
+struct LaneMask {
+  __mmask16 k;
+};
+TA_LANE_INLINE LaneMask lt(const VecF& a, const VecF& b) { return {_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)}; }
+TA_LANE_INLINE LaneMask gt(const VecF& a, const VecF& b) { return {_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ)}; }
+TA_LANE_INLINE LaneMask le(const VecF& a, const VecF& b) { return {_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ)}; }
+TA_LANE_INLINE LaneMask ge(const VecF& a, const VecF& b) { return {_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)}; }
+TA_LANE_INLINE LaneMask eq(const VecF& a, const VecF& b) { return {_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)}; }
+TA_LANE_INLINE LaneMask is_nan(const VecF& x) { return {_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q)}; }
+TA_LANE_INLINE VecF select(LaneMask m, const VecF& a, const VecF& b) { return _mm512_mask_blend_ps(m.k, b, a); }
+#endif
 
 // float lanes (float, half and bfloat16 inputs) get their own exp, expm1,
 // tanh and log1p: as accurate as Sleef's (about 1 ulp) and cheaper, with
@@ -102,7 +140,7 @@ using VecF = Vectorized<float>;
 // a * b + c rounded once. Where Vectorized has no fused multiply-add (the
 // x86 default build rounds a * b first), each lane computes it in double, in
 // which a float product is exact, so every build gets the same accuracy.
-inline VecF fma(const VecF& a, const VecF& b, const VecF& c) {
+TA_LANE_INLINE VecF fma(const VecF& a, const VecF& b, const VecF& c) {
 #if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512) || defined(__aarch64__)
   return at::vec::fmadd(a, b, c);
 #else
@@ -114,19 +152,32 @@ inline VecF fma(const VecF& a, const VecF& b, const VecF& c) {
 #endif
 }
 
-inline VecF product_error(const VecF& a, const VecF& b, const VecF& p) {
+// x86 min/max return their second operand where either is NaN, so with x
+// second a NaN passes through without the compare and blend that
+// at::vec::minimum / maximum spend on it.
+TA_LANE_INLINE VecF bound(const VecF& x, const VecF& lo, const VecF& hi) {
+#if defined(CPU_CAPABILITY_AVX512)
+  return _mm512_min_ps(hi, _mm512_max_ps(lo, x));
+#elif defined(CPU_CAPABILITY_AVX2)
+  return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+#else
+  return math::clamp(x, lo, hi);
+#endif
+}
+
+TA_LANE_INLINE VecF product_error(const VecF& a, const VecF& b, const VecF& p) {
   return math::fma(a, b, VecF(0.f) - p);
 }
 
 // c0 + x * (c1 + x * (c2 + ...)): Horner's rule with fused multiply-adds.
-inline VecF polynomial(const VecF& /*x*/, float c) { return VecF(c); }
+TA_LANE_INLINE VecF polynomial(const VecF& /*x*/, float c) { return VecF(c); }
 template <class... C>
-inline VecF polynomial(const VecF& x, float c0, C... higher) {
+TA_LANE_INLINE VecF polynomial(const VecF& x, float c0, C... higher) {
   return math::fma(x, polynomial(x, higher...), VecF(c0));
 }
 
 // 2^n for integral n in [-126, 127], from its exponent bits.
-inline VecF pow2i(VecF n) {
+TA_LANE_INLINE VecF pow2i(VecF n) {
 #if !defined(CPU_CAPABILITY_AVX2) && !defined(CPU_CAPABILITY_AVX512)
   n = n & (n == n);  // converting NaN to int is undefined in C++ (the SIMD builds' cvtt is defined)
 #endif
@@ -137,14 +188,14 @@ inline VecF pow2i(VecF n) {
 // x = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite: ln2 in two parts, the
 // first short enough that n * kLn2Hi is exact).
 constexpr float kLog2e = 1.44269502f, kLn2Hi = 0.693145751953125f, kLn2Lo = 1.42860677e-06f;
-inline VecF reduce_ln2(const VecF& x, const VecF& n) {
+TA_LANE_INLINE VecF reduce_ln2(const VecF& x, const VecF& n) {
   return at::vec::fnmadd(n, VecF(kLn2Lo), at::vec::fnmadd(n, VecF(kLn2Hi), x));
 }
 
 // exp(x) = 2^n exp(r); 2^n applied in two halves so that results in the
 // subnormal range round once and overflow gives inf. Max error 0.9 ulp.
-inline VecF exp(const VecF& x) {
-  const VecF xc = math::clamp(x, VecF(-104.5f), VecF(89.f));  // beyond: 0 and inf
+TA_LANE_INLINE VecF exp(const VecF& x) {
+  const VecF xc = math::bound(x, VecF(-104.5f), VecF(89.f));  // beyond: 0 and inf
   const VecF n = (xc * VecF(kLog2e)).round();
   const VecF r = reduce_ln2(xc, n);
   const VecF p = polynomial(r, 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f, 0.00836853217f,
@@ -156,9 +207,9 @@ inline VecF exp(const VecF& x) {
 // expm1(x) = 2^n expm1(r) + (2^n - 1): no cancellation near 0. Max error
 // 1.3 ulp; n stops at 127, so above 88.4 (where expm1 is exp) r outgrows the
 // fitted range and the error grows to 9 ulps before the result overflows.
-inline VecF expm1(const VecF& x) {
-  const VecF xc = math::clamp(x, VecF(-87.f), VecF(89.f));  // below -87 the result is -1
-  const VecF n = at::vec::minimum((xc * VecF(kLog2e)).round(), VecF(127.f));
+TA_LANE_INLINE VecF expm1(const VecF& x) {
+  const VecF xc = math::bound(x, VecF(-87.f), VecF(89.f));  // below -87 the result is -1
+  const VecF n = math::bound((xc * VecF(kLog2e)).round(), VecF(-127.f), VecF(127.f));
   const VecF r = reduce_ln2(xc, n);
   const VecF q = math::fma(r * r, polynomial(r, 0.5f, 0.166666657f, 0.0416664928f, 0.00833354797f,
                                               0.00139323086f, 0.000197601912f), r);
@@ -169,7 +220,7 @@ inline VecF expm1(const VecF& x) {
 // tanh: an odd polynomial below |x| = 0.75, 1 - 2 / (exp(2|x|) + 1) above
 // (where it is at least 0.63, so the subtraction loses nothing); the sign put
 // back. exp(2|x|) = inf gives 1. Max error 1.1 ulp.
-inline VecF tanh(const VecF& x) {
+TA_LANE_INLINE VecF tanh(const VecF& x) {
   const VecF a = x.abs(), x2 = x * x;
   const VecF small = math::fma(x * x2, polynomial(x2, -0.333333313f, 0.133332491f, -0.0539560616f,
                                                   0.0217847712f, -0.0085418541f, 0.00289467257f,
@@ -182,7 +233,7 @@ inline VecF tanh(const VecF& x) {
 // <= 1/3: positive terms, no cancellation. s is corrected for the rounding
 // of 2 + u and of the quotient, so that little but the last addition
 // rounds: max error 1.2 ulp.
-inline VecF log1p_unit(const VecF& u) {
+TA_LANE_INLINE VecF log1p_unit(const VecF& u) {
   const VecF w = VecF(2.f) + u, r = VecF(1.f) / w, s0 = u * r;
   const VecF dw = u - (w - VecF(2.f));  // 2 + u = w + dw exactly (2 >= u)
   const VecF s = s0 + (math::fma(VecF(0.f) - s0, w, u) - s0 * dw) * r;
@@ -200,7 +251,7 @@ C10_HOST_DEVICE inline V exp_difference(V a, V b) {
   const V d = a - b, a1 = d + b, b1 = d - a1;
   const V err = (a - a1) + ((V(0) - b) - b1);
   const V e = math::exp(d);
-  return math::fma(e, math::select(err == err, err, V(0)), e);
+  return math::fma(e, math::select(math::eq(err, err), err, V(0)), e);
 }
 
 // NaN where x is NaN, r elsewhere.
@@ -211,7 +262,7 @@ C10_HOST_DEVICE inline V keep_nan(V x, V r) { return math::select(math::is_nan(x
 // 0, even for x = +-inf (the limit, where 0 * inf would give NaN). Callers
 // derive f from x, so a NaN x has already made f NaN.
 template <class V>
-C10_HOST_DEVICE inline V times_vanishing(V x, V f) { return math::select(f == V(0), f, x * f); }
+C10_HOST_DEVICE inline V times_vanishing(V x, V f) { return math::select(math::eq(f, V(0)), f, x * f); }
 
 // sigmoid(z) and 1 - sigmoid(z), each without cancellation and with no
 // overflow: from e = exp(-|z|), sigmoid is 1 / (1 + e) or e / (1 + e).
@@ -222,13 +273,13 @@ struct SigmoidPair {
 template <class V>
 C10_HOST_DEVICE inline SigmoidPair<V> sigmoid_pair_from(V z, V e) {
   const V r = V(1) / (V(1) + e), small = e * r;
-  const auto negative = z < V(0);
+  const auto negative = math::lt(z, V(0));
   return {math::select(negative, small, r), math::select(negative, r, small)};
 }
 template <class V>
 C10_HOST_DEVICE inline V sigmoid(V z) {
   const V e = math::exp(V(0) - math::abs(z));
-  return math::select(z < V(0), e, V(1)) / (V(1) + e);
+  return math::select(math::lt(z, V(0)), e, V(1)) / (V(1) + e);
 }
 
 // x * sigmoid(z + dz), dz a known rounding error of z (used if kCorrected):
@@ -236,7 +287,7 @@ C10_HOST_DEVICE inline V sigmoid(V z) {
 // x exp(z) is the value to the precision of float: one exp, three roundings.
 template <bool kCorrected = false, class V>
 C10_HOST_DEVICE inline V times_sigmoid(V x, V z, V dz = V(0)) {
-  const auto far = z < V(-80);
+  const auto far = math::lt(z, V(-80));
   V e = math::exp(math::select(far, z, V(0) - z));
   if constexpr (kCorrected) e = math::fma(e, math::select(far, dz, V(0) - dz), e);
   return math::select(far, math::times_vanishing(x, e), x / (V(1) + e));
@@ -246,7 +297,7 @@ C10_HOST_DEVICE inline V times_sigmoid(V x, V z, V dz = V(0)) {
 // log1p sees only [0, 1]. NaN comes through exp.
 template <class V>
 C10_HOST_DEVICE inline V log1p_exp(V z) {
-  return math::select(z > V(0), z, V(0)) + math::log1p_unit(math::exp(V(0) - math::abs(z)));
+  return math::select(math::gt(z, V(0)), z, V(0)) + math::log1p_unit(math::exp(V(0) - math::abs(z)));
 }
 
 }  // namespace math
@@ -260,10 +311,10 @@ struct ReLU {
   static constexpr const char* name = "relu";
   static constexpr Saved kSaves = Saved::Output;
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return math::select(x < V(0), V(0), x);
+    return math::select(math::lt(x, V(0)), V(0), x);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
-    return math::keep_nan(y, math::select(y > V(0), g, V(0)));  // threshold_backward, NaN kept
+    return math::keep_nan(y, math::select(math::gt(y, V(0)), g, V(0)));  // threshold_backward, NaN kept
   }
 };
 
@@ -280,10 +331,10 @@ struct LeakyReLU {
   T slope;
   explicit LeakyReLU(double negative_slope) : slope(T(negative_slope)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return math::select(x < V(0), negative_part(x, V(slope)), x);
+    return math::select(math::lt(x, V(0)), negative_part(x, V(slope)), x);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::keep_nan(x, math::select(x > V(0), g, g * V(slope)));
+    return math::keep_nan(x, math::select(math::gt(x, V(0)), g, g * V(slope)));
   }
 };
 
@@ -295,7 +346,7 @@ struct ReLU6 {
     return math::clamp(x, V(0), V(6));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
-    return math::keep_nan(y, math::select(y <= V(0), V(0), math::select(y >= V(6), V(0), g)));
+    return math::keep_nan(y, math::select(math::le(y, V(0)), V(0), math::select(math::ge(y, V(6)), V(0), g)));
   }
 };
 
@@ -308,10 +359,10 @@ struct LeakyReLU6 {
   T slope;
   explicit LeakyReLU6(double negative_slope) : slope(T(negative_slope)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return math::select(x < V(0), negative_part(x, V(slope)), math::select(x > V(6), V(6), x));
+    return math::select(math::lt(x, V(0)), negative_part(x, V(slope)), math::select(math::gt(x, V(6)), V(6), x));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::keep_nan(x, math::select(x < V(0), g * V(slope), math::select(x > V(6), V(0), g)));
+    return math::keep_nan(x, math::select(math::lt(x, V(0)), g * V(slope), math::select(math::gt(x, V(6)), V(0), g)));
   }
 };
 
@@ -325,12 +376,12 @@ struct ELU {
   explicit ELU(double alpha, double scale = 1.0, double input_scale_ = 1.0)
       : neg_coef(T(alpha * scale)), pos_coef(T(scale)), input_scale(T(input_scale_)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    return math::select(x <= V(0), math::expm1(x * V(input_scale)) * V(neg_coef),
+    return math::select(math::le(x, V(0)), math::expm1(x * V(input_scale)) * V(neg_coef),
                         x * V(pos_coef));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     // a NaN falls into the exp branch
-    return math::select(x > V(0), g * V(pos_coef),
+    return math::select(math::gt(x, V(0)), g * V(pos_coef),
                         g * V(input_scale * neg_coef) * math::exp(x * V(input_scale)));
   }
 };
@@ -395,11 +446,11 @@ struct SwishArgument {
   V z, dz = V(0);  // beta * x = z + dz exactly
   C10_HOST_DEVICE SwishArgument(V x, V beta) {
     // beta * (+-inf) would be NaN for beta = 0; the largest finite x gives the limit
-    const V xf = math::clamp(x, V(std::numeric_limits<T>::lowest()), V(std::numeric_limits<T>::max()));
+    const V xf = math::bound(x, V(std::numeric_limits<T>::lowest()), V(std::numeric_limits<T>::max()));
     z = beta * xf;
     if constexpr (std::is_same_v<T, float>) {
       // beyond |z| = 128, exp(-|z|) is 0 and dz may be inf
-      dz = math::select(math::abs(z) < V(128), math::product_error(beta, xf, z), V(0));
+      dz = math::select(math::lt(math::abs(z), V(128)), math::product_error(beta, xf, z), V(0));
     }
   }
   C10_HOST_DEVICE V value(V x) const {
@@ -408,7 +459,7 @@ struct SwishArgument {
   // sigmoid(z) and 1 - sigmoid(z) from exp(-|z + dz|) = exp(-|z|) (1 -+ dz)
   C10_HOST_DEVICE math::SigmoidPair<V> sigmoid_pair() const {
     V e = math::exp(V(0) - math::abs(z));
-    if constexpr (std::is_same_v<T, float>) e = math::fma(e, math::select(z < V(0), dz, V(0) - dz), e);
+    if constexpr (std::is_same_v<T, float>) e = math::fma(e, math::select(math::lt(z, V(0)), dz, V(0) - dz), e);
     return math::sigmoid_pair_from(z, e);
   }
   // d/dx: s + z s (1 - s); z may be +-inf where s (1 - s) is 0
@@ -444,12 +495,12 @@ struct Hardswish {
   static constexpr Saved kSaves = Saved::Input;
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     // x itself from 3 up: x * 6 / 6 would overflow above max / 6
-    return math::select(x >= V(3), x, math::times_vanishing(x, math::clamp(x + V(3), V(0), V(6))) / V(6));
+    return math::select(math::ge(x, V(3)), x, math::times_vanishing(x, math::clamp(x + V(3), V(0), V(6))) / V(6));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     // (x + 1.5) / 3 rather than x / 3 + 0.5: exact near its zero at -1.5;
     // a NaN falls into that branch
-    return math::select(x >= V(3), g, math::select(x <= V(-3), V(0), g * ((x + V(1.5)) / V(3))));
+    return math::select(math::ge(x, V(3)), g, math::select(math::le(x, V(-3)), V(0), g * ((x + V(1.5)) / V(3))));
   }
 };
 
@@ -461,7 +512,7 @@ struct Hardsigmoid {
     return math::clamp(x + V(3), V(0), V(6)) / V(6);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::keep_nan(x, math::select(x > V(-3), math::select(x < V(3), g / V(6), V(0)), V(0)));
+    return math::keep_nan(x, math::select(math::gt(x, V(-3)), math::select(math::lt(x, V(3)), g / V(6), V(0)), V(0)));
   }
 };
 
@@ -476,12 +527,12 @@ struct Mish {
   static constexpr Saved kSaves = Saved::Input;
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     const V e = math::exp(x), n = math::fma(e, e, V(2) * e);
-    return math::select(x > V(20), x, math::times_vanishing(x, n) / (n + V(2)));
+    return math::select(math::gt(x, V(20)), x, math::times_vanishing(x, n) / (n + V(2)));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     const V e = math::exp(x), n = math::fma(e, e, V(2) * e), d = n + V(2);
     const V slope = n / d + math::times_vanishing(x, V(4) * e * (e + V(1)) / (d * d));
-    return math::select(x > V(20), g, g * slope);
+    return math::select(math::gt(x, V(20)), g, g * slope);
   }
 };
 
@@ -496,7 +547,7 @@ template <class V>
 struct NormalTail {
   V xc, e, m;  // x clamped to [-14.5, 14.5]; Phi(-|x|) = e * m
   C10_HOST_DEVICE explicit NormalTail(V x) {
-    xc = math::clamp(x, V(-14.5f), V(14.5f));
+    xc = math::bound(x, V(-14.5f), V(14.5f));
     const V a = math::abs(xc), a2 = a * a;
     const V e0 = math::exp(V(-0.5f) * a2);
     e = math::fma(e0, V(-0.5f) * math::product_error(a, a, a2), e0);
@@ -527,21 +578,21 @@ struct GELU {
   explicit GELU(c10::string_view approximate);
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     if (use_tanh) {
-      const V xc = math::clamp(x, V(-100), V(100));  // beyond, sigmoid(2u) is 0 or 1
+      const V xc = math::bound(x, V(-100), V(100));  // beyond, sigmoid(2u) is 0 or 1
       const V z = xc * math::fma(V(2 * kSqrt2OverPi * kKappa), xc * xc, V(2 * kSqrt2OverPi));
       return math::times_sigmoid(x, z);
     }
     if constexpr (std::is_same_v<T, float>) {
       const NormalTail<V> n(x);
       const V tail = n.xc * n.e * n.m;  // x Phi(-|x|), x * e first: no subnormal step
-      return math::select(x < V(0), tail, x - tail);
+      return math::select(math::lt(x, V(0)), tail, x - tail);
     } else {
       return math::times_vanishing(x, V(0.5) * math::erfc(x * V(-kSqrt1_2)));
     }
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     if (use_tanh) {
-      const V xc = math::clamp(x, V(-100), V(100));
+      const V xc = math::bound(x, V(-100), V(100));
       const V x2 = xc * xc;
       const V z = xc * math::fma(V(2 * kSqrt2OverPi * kKappa), x2, V(2 * kSqrt2OverPi));
       const V dz = math::fma(V(6 * kSqrt2OverPi * kKappa), x2, V(2 * kSqrt2OverPi));
@@ -553,7 +604,7 @@ struct GELU {
       // 1 - e (m - x / sqrt(2 pi)) for x >= 0
       const NormalTail<V> n(x);
       const V c = V(kInvSqrt2Pi) * n.xc;
-      return g * math::select(x < V(0), n.e * (n.m + c), V(1) - n.e * (n.m - c));
+      return g * math::select(math::lt(x, V(0)), n.e * (n.m + c), V(1) - n.e * (n.m - c));
     } else {
       const V cdf = V(0.5) * math::erfc(x * V(-kSqrt1_2));
       const V pdf = math::exp(V(-0.5) * x * x) * V(kInvSqrt2Pi);
@@ -575,11 +626,11 @@ struct Softplus {
       : beta(T(beta_)), threshold(T(threshold_)), inv_beta(T(1.0 / beta_)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     V bx = x * V(beta);
-    return math::select(bx > V(threshold), x, math::log1p_exp(bx) * V(inv_beta));
+    return math::select(math::gt(bx, V(threshold)), x, math::log1p_exp(bx) * V(inv_beta));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     V bx = x * V(beta);
-    return math::select(bx > V(threshold), g, g * math::sigmoid(bx));
+    return math::select(math::gt(bx, V(threshold)), g, g * math::sigmoid(bx));
   }
 };
 
@@ -591,13 +642,13 @@ template <class T>
 struct PReLU {
   static constexpr const char* name = "prelu";
   template <class V> C10_HOST_DEVICE V forward(V x, V w) const {
-    return math::select(x < V(0), negative_part(x, w), x);
+    return math::select(math::lt(x, V(0)), negative_part(x, w), x);
   }
   template <class V> C10_HOST_DEVICE V grad_input(V g, V x, V w) const {
-    return math::keep_nan(x, math::select(x > V(0), g, w * g));
+    return math::keep_nan(x, math::select(math::gt(x, V(0)), g, w * g));
   }
   template <class V> C10_HOST_DEVICE V grad_weight(V g, V x, V w) const {
-    return math::select(x > V(0), V(0), g * x);
+    return math::select(math::gt(x, V(0)), V(0), g * x);
   }
 };
 

@@ -226,6 +226,7 @@ def test_quick_mode_covers_every_target():
     tuned_sections = {s for case in bench.plan_cases(config, "tuned") for s in case["sections"]}
     assert tuned_sections == {"main", "sizes"}
     assert {s for case in bench.plan_cases(config, "default") for s in case["sections"]} == {"main"}
+    assert not any(case["compile"] for case in bench.plan_cases(config, "default"))
 
 
 def test_a_case_in_two_sections_is_measured_once():

@@ -60,7 +60,7 @@ def _parameter_lines(owner, signature):
 def _saves(specs) -> str:
     main = specs[0]
     if main.kind == CHANNELWISE:
-        return f"the input and the weight (one tensor the size of the input, plus the weight; no intermediate)"
+        return "the input and the weight (one tensor the size of the input, plus the weight; no intermediate)"
     saved = f"the {main.saves} (one tensor the size of the input; no intermediate)"
     if any(spec.name == "swish_learnable" for spec in specs):
         saved += "; with a tensor beta, the input and beta"

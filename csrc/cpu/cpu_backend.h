@@ -119,8 +119,9 @@ inline void map_step(int64_t i, int64_t count, const F& f, T* out, const In*... 
 // out[i] = f(in[i]...) for i in [begin, end): two full steps per iteration
 // (independent work for the out-of-order core), then the tail. Streaming
 // stores need aligned vectors: a partial step first brings out + i there.
+// flatten: the whole loop body inlined, whatever GCC's size heuristics say.
 template <bool kStream = false, class T, class F, class... In>
-inline void map_range(int64_t begin, int64_t end, const F& f, T* out, const In*... in) {
+__attribute__((flatten)) inline void map_range(int64_t begin, int64_t end, const F& f, T* out, const In*... in) {
   constexpr int64_t kStep = Lanes<T>::kStep;
   int64_t i = begin;
   if constexpr (kStream) {

@@ -10,7 +10,8 @@ forward and backward kernels for CPU (SIMD, per instruction set) and CUDA.
 from . import _library
 from . import _ops  # noqa: F401  (fake kernels and autograd)
 from . import functional, nn, registry
+from .convert import convert, find_activations
 from ._library import CPU_ISA, CUDA_EMULATION, HAS_CUDA_KERNELS, SUPPORTED_CPU_ISAS
 
 __version__ = "0.1.0"
-__all__ = ["functional", "nn", "registry", "CPU_ISA", "CUDA_EMULATION", "SUPPORTED_CPU_ISAS", "HAS_CUDA_KERNELS"]
+__all__ = ["functional", "nn", "registry", "convert", "find_activations", "CPU_ISA", "CUDA_EMULATION", "SUPPORTED_CPU_ISAS", "HAS_CUDA_KERNELS"]

@@ -225,7 +225,7 @@ def main():
                      f"{r['ours']['bwd_at']:.6g} {r['torch']['bwd_at']:.6g}")
         print(line)
     if args.write:
-        data = {label: {"ours": r["ours"]["fwd"], "torch": r["torch"]["fwd"]}
+        data = {label: {"ours": round(r["ours"]["fwd"], 2), "torch": round(r["torch"]["fwd"], 2)}
                 for label, dtype, r in rows if dtype == torch.float32}
         STORE.write_text(json.dumps({"cpu_isa": ta.CPU_ISA, "torch": torch.__version__,
                                      "float32_forward_max_ulps": data}, indent=1) + "\n")

@@ -561,15 +561,7 @@ def plot_ratio_vs_size(plt, run, path):
     axes[0].set_ylim(low, high)
     axes[0].set_yticks(ticks, [f"{t:g}" for t in ticks])
     axes[0].minorticks_off()
-    axes[0].legend(fontsize=7, loc="best")
-    for ax in axes:
-        ax.set_xlabel("log2(elements)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    fig.text(0.005, 0.5, "torch time / our time (> 1: ours faster)", rotation=90, va="center", fontsize=8)
-    fig.tight_layout(rect=(0.02, 0, 1, 1))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+    return _finish_panels(plt, fig, axes, "torch time / our time (> 1: ours faster)", path)
 
 
 def plot_bandwidth(plt, run, path):
@@ -592,11 +584,16 @@ def plot_bandwidth(plt, run, path):
         ax.set_title(op, fontsize=9)
         ax.set_yscale("log")
         ax.grid(True, linewidth=0.3)
+    return _finish_panels(plt, fig, axes, "GB/s", path)
+
+
+def _finish_panels(plt, fig, axes, ylabel, path):
+    """The small multiples' common ending: legend, axis labels, save."""
     axes[0].legend(fontsize=7, loc="best")
     for ax in axes:
         ax.set_xlabel("log2(elements)", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.text(0.005, 0.5, "GB/s", rotation=90, va="center", fontsize=8)
+    fig.text(0.005, 0.5, ylabel, rotation=90, va="center", fontsize=8)
     fig.tight_layout(rect=(0.02, 0, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -16,6 +16,7 @@ before the call still updates it.
 
 import copy
 import fnmatch
+import functools
 import inspect
 import re
 from dataclasses import dataclass
@@ -80,7 +81,9 @@ def _fresh(factory: Callable[[], torch.nn.Module]) -> Callable:
     return replace
 
 
+@functools.lru_cache(maxsize=None)
 def _torch_twins():
+    """{torch.nn class: (our class, replace function)}, from the registry once."""
     twins = {}
     for act in ACTIVATIONS:
         if act.torch_module is not None and hasattr(ta_nn, act.module):

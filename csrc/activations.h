@@ -92,7 +92,7 @@ using at::vec::Vectorized;
 #define TA_LANE_INLINE inline __attribute__((always_inline))
 template <class T>
 TA_LANE_INLINE Vectorized<T> select(const Vectorized<T>& mask, const Vectorized<T>& a,
-                            const Vectorized<T>& b) {
+                                     const Vectorized<T>& b) {
   return Vectorized<T>::blendv(b, a, mask);
 }
 template <class T> inline Vectorized<T> is_nan(const Vectorized<T>& x) { return x.isnan(); }
@@ -108,7 +108,7 @@ TA_LANE_INLINE Vectorized<T> fma(const Vectorized<T>& a, const Vectorized<T>& b,
 }
 template <class T>
 TA_LANE_INLINE Vectorized<T> clamp(const Vectorized<T>& x, const Vectorized<T>& lo,
-                           const Vectorized<T>& hi) {
+                                    const Vectorized<T>& hi) {
   return at::vec::minimum(at::vec::maximum(x, lo), hi);  // both propagate NaN
 }
 template <class T>

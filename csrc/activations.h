@@ -55,6 +55,10 @@ C10_HOST_DEVICE inline bool is_nan(float x) { return x != x; }
 C10_HOST_DEVICE inline bool is_nan(double x) { return x != x; }
 C10_HOST_DEVICE inline float exp(float x) { return ::expf(x); }
 C10_HOST_DEVICE inline double exp(double x) { return ::exp(x); }
+// exp(x) * 2^64 for x in [-105.2, 0]: normal even where exp(x) is subnormal
+// (the SIMD lanes skip the subnormal step of exp); callers scale back last.
+constexpr float kTwo64 = 18446744073709551616.f, kTwoMinus64 = 5.42101086242752217e-20f;
+C10_HOST_DEVICE inline float exp_times_2_64(float x) { return ::expf(x) * kTwo64; }
 C10_HOST_DEVICE inline float expm1(float x) { return ::expm1f(x); }
 C10_HOST_DEVICE inline double expm1(double x) { return ::expm1(x); }
 C10_HOST_DEVICE inline float log(float x) { return ::logf(x); }
@@ -217,16 +221,33 @@ TA_LANE_INLINE VecF expm1(const VecF& x) {
   return at::vec::fmadd(s, q, s - VecF(1.f));
 }
 
+TA_LANE_INLINE VecF exp_times_2_64(const VecF& x) {
+  const VecF n = (x * VecF(kLog2e)).round();
+  const VecF p = polynomial(reduce_ln2(x, n), 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f,
+                            0.00836853217f, 0.00138182961f);
+  return p * pow2i(n + VecF(64.f));
+}
+
+// exp(x) for x >= 0 (or NaN), for tanh: no result is subnormal, so one
+// pow2i does; x stops at 88, where exp is still finite and tanh is 1.
+TA_LANE_INLINE VecF exp_nonnegative(const VecF& x) {
+  const VecF xc = math::bound(x, VecF(0.f), VecF(88.f));
+  const VecF n = (xc * VecF(kLog2e)).round();
+  const VecF p = polynomial(reduce_ln2(xc, n), 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f,
+                            0.00836853217f, 0.00138182961f);
+  return p * pow2i(n);
+}
+
 // tanh: an odd polynomial below |x| = 0.75, 1 - 2 / (exp(2|x|) + 1) above
-// (where it is at least 0.63, so the subtraction loses nothing); the sign put
-// back. exp(2|x|) = inf gives 1. Max error 1.1 ulp.
+// (where it is at least 0.63, so the subtraction loses nothing), x's sign
+// bit put back with an or. Max error 1.1 ulp.
 TA_LANE_INLINE VecF tanh(const VecF& x) {
   const VecF a = x.abs(), x2 = x * x;
   const VecF small = math::fma(x * x2, polynomial(x2, -0.333333313f, 0.133332491f, -0.0539560616f,
                                                   0.0217847712f, -0.0085418541f, 0.00289467257f,
                                                   -0.000592812197f), x);
-  const VecF large = VecF(1.f) - VecF(2.f) / (math::exp(a + a) + VecF(1.f));
-  return math::select(a < VecF(0.75f), small, math::select(x < VecF(0.f), VecF(0.f) - large, large));
+  const VecF large = VecF(1.f) - VecF(2.f) / (exp_nonnegative(a + a) + VecF(1.f));
+  return math::select(math::lt(a, VecF(0.75f)), small, large | (x & VecF(-0.f)));
 }
 
 // log1p(u) on [0, 1] as 2 atanh(s) = 2 (s + s^3 / 3 + ...), s = u / (2 + u)
@@ -545,11 +566,11 @@ struct Mish {
 // rounding of it. Beyond |x| = 14.5, exp(-a^2 / 2) is 0.
 template <class V>
 struct NormalTail {
-  V xc, e, m;  // x clamped to [-14.5, 14.5]; Phi(-|x|) = e * m
+  V xc, e, m;  // x clamped to [-14.5, 14.5]; Phi(-|x|) = e * m * 2^-64
   C10_HOST_DEVICE explicit NormalTail(V x) {
     xc = math::bound(x, V(-14.5f), V(14.5f));
     const V a = math::abs(xc), a2 = a * a;
-    const V e0 = math::exp(V(-0.5f) * a2);
+    const V e0 = math::exp_times_2_64(V(-0.5f) * a2);
     e = math::fma(e0, V(-0.5f) * math::product_error(a, a, a2), e0);
     m = horner(a, 0.5f, 0.507258892f, 0.250324875f, 0.0712039992f, 0.0116196806f, 0.000887073053f) /
         horner(a, 1.f, 1.81240237f, 1.44673765f, 0.6564973f, 0.18071121f, 0.0291260239f, 0.00222356548f);
@@ -584,7 +605,7 @@ struct GELU {
     }
     if constexpr (std::is_same_v<T, float>) {
       const NormalTail<V> n(x);
-      const V tail = n.xc * n.e * n.m;  // x Phi(-|x|), x * e first: no subnormal step
+      const V tail = n.xc * n.e * n.m * V(math::kTwoMinus64);  // x Phi(-|x|); only the last step may be subnormal
       return math::select(math::lt(x, V(0)), tail, x - tail);
     } else {
       return math::times_vanishing(x, V(0.5) * math::erfc(x * V(-kSqrt1_2)));
@@ -604,7 +625,8 @@ struct GELU {
       // 1 - e (m - x / sqrt(2 pi)) for x >= 0
       const NormalTail<V> n(x);
       const V c = V(kInvSqrt2Pi) * n.xc;
-      return g * math::select(math::lt(x, V(0)), n.e * (n.m + c), V(1) - n.e * (n.m - c));
+      const V e = n.e * V(math::kTwoMinus64);
+      return g * math::select(math::lt(x, V(0)), e * (n.m + c), V(1) - e * (n.m - c));
     } else {
       const V cdf = V(0.5) * math::erfc(x * V(-kSqrt1_2));
       const V pdf = math::exp(V(-0.5) * x * x) * V(kInvSqrt2Pi);

@@ -8,7 +8,13 @@
 //
 // Pointwise activations provide
 //   V forward(V x)
-//   V backward(V grad, V saved)   saved is the input or the output, per kSaves
+//   V backward(V grad, V saved)   saved is the input or the output, per saves()
+//   Saved saves(double u) const   what backward keeps for these parameters, for
+//                                 a storage type of unit roundoff u (2^-24 in
+//                                 float32): the output wherever the derivative
+//                                 follows from it to that precision
+// and, where the derivative has one formula in the input and another in the
+// output, V backward_from_output(V grad, V y) beside backward(grad, x).
 // Channel-wise activations (a learnable parameter w per channel) provide
 //   V forward(V x, V w), V grad_input(V g, V x, V w), V grad_weight(V g, V x, V w)
 //
@@ -29,6 +35,7 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #if !defined(__CUDACC__)
 #include <ATen/cpu/vec/vec.h>
@@ -37,6 +44,11 @@
 namespace torch_activations {
 
 enum class Saved { Input, Output };
+
+// The unit roundoff of float32: storage types at least this precise keep an
+// output whose rounding no derivative computed from it magnifies past float
+// tolerance (ELU's tail).
+constexpr double kFloatRoundoff = 0x1p-24;
 
 namespace math {
 
@@ -330,7 +342,7 @@ C10_HOST_DEVICE inline V log1p_exp(V z) {
 template <class T>
 struct ReLU {
   static constexpr const char* name = "relu";
-  static constexpr Saved kSaves = Saved::Output;
+  static constexpr Saved saves(double) { return Saved::Output; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     return math::select(math::lt(x, V(0)), V(0), x);
   }
@@ -348,9 +360,11 @@ C10_HOST_DEVICE inline V negative_part(V x, V slope) {
 template <class T>
 struct LeakyReLU {
   static constexpr const char* name = "leaky_relu";
-  static constexpr Saved kSaves = Saved::Input;
   T slope;
   explicit LeakyReLU(double negative_slope) : slope(T(negative_slope)) {}
+  // a slope >= 0 keeps y > 0 exactly where x > 0 (a product that underflows
+  // to -0 included), and backward only asks which side saved is on
+  Saved saves(double) const { return slope >= 0 ? Saved::Output : Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     return math::select(math::lt(x, V(0)), negative_part(x, V(slope)), x);
   }
@@ -362,7 +376,7 @@ struct LeakyReLU {
 template <class T>
 struct ReLU6 {
   static constexpr const char* name = "relu6";
-  static constexpr Saved kSaves = Saved::Output;  // y in (0, 6) iff x in (0, 6)
+  static constexpr Saved saves(double) { return Saved::Output; }  // y in (0, 6) iff x in (0, 6)
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     return math::clamp(x, V(0), V(6));
   }
@@ -372,18 +386,20 @@ struct ReLU6 {
 };
 
 // Leaky ReLU's negative slope with ReLU6's cap: slope*x below 0, x on [0, 6],
-// 6 above; derivative slope, 1, 0 on the same three ranges.
+// 6 above; derivative slope on x <= 0 and 0 on x >= 6 (the two twins' values
+// at their kinks, leaky_relu'(0) = slope, relu6'(6) = 0), 1 between.
 template <class T>
 struct LeakyReLU6 {
   static constexpr const char* name = "leaky_relu6";
-  static constexpr Saved kSaves = Saved::Input;
   T slope;
   explicit LeakyReLU6(double negative_slope) : slope(T(negative_slope)) {}
+  // with slope >= 0 the output falls in the same three ranges as the input
+  Saved saves(double) const { return slope >= 0 ? Saved::Output : Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     return math::select(math::lt(x, V(0)), negative_part(x, V(slope)), math::select(math::gt(x, V(6)), V(6), x));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::keep_nan(x, math::select(math::lt(x, V(0)), g * V(slope), math::select(math::gt(x, V(6)), V(0), g)));
+    return math::keep_nan(x, math::select(math::le(x, V(0)), g * V(slope), math::select(math::ge(x, V(6)), V(0), g)));
   }
 };
 
@@ -392,10 +408,18 @@ struct LeakyReLU6 {
 template <class T>
 struct ELU {
   static constexpr const char* name = "elu";
-  static constexpr Saved kSaves = Saved::Input;
   T neg_coef, pos_coef, input_scale;
   explicit ELU(double alpha, double scale = 1.0, double input_scale_ = 1.0)
       : neg_coef(T(alpha * scale)), pos_coef(T(scale)), input_scale(T(input_scale_)) {}
+  // From the output, the derivative of the negative side is
+  // input_scale * (y + neg_coef): exact where y <= 0 iff x <= 0 (alpha of
+  // input_scale's sign: ELU and SELU with alpha >= 0, CELU always). Near
+  // y = -neg_coef the sum cancels to an error of y's rounding, below float
+  // tolerance in float32 and float64 but not in float16 or bfloat16, which
+  // keep the input.
+  Saved saves(double unit_roundoff) const {
+    return neg_coef * input_scale >= 0 && unit_roundoff <= kFloatRoundoff ? Saved::Output : Saved::Input;
+  }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     return math::select(math::le(x, V(0)), math::expm1(x * V(input_scale)) * V(neg_coef),
                         x * V(pos_coef));
@@ -404,6 +428,9 @@ struct ELU {
     // a NaN falls into the exp branch
     return math::select(math::gt(x, V(0)), g * V(pos_coef),
                         g * V(input_scale * neg_coef) * math::exp(x * V(input_scale)));
+  }
+  template <class V> C10_HOST_DEVICE V backward_from_output(V g, V y) const {
+    return math::select(math::gt(y, V(0)), g * V(pos_coef), g * V(input_scale) * (y + V(neg_coef)));
   }
 };
 
@@ -426,7 +453,7 @@ struct CELU : ELU<T> {
 template <class T>
 struct Sigmoid {
   static constexpr const char* name = "sigmoid";
-  static constexpr Saved kSaves = Saved::Output;
+  static constexpr Saved saves(double) { return Saved::Output; }
   template <class V> C10_HOST_DEVICE V forward(V x) const { return math::sigmoid(x); }
   template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
     return g * (V(1) - y) * y;
@@ -439,7 +466,7 @@ struct Sigmoid {
 template <class T>
 struct Tanh {
   static constexpr const char* name = "tanh";
-  static constexpr Saved kSaves = Saved::Output;
+  static constexpr Saved saves(double) { return Saved::Output; }
   template <class V> C10_HOST_DEVICE V forward(V x) const { return math::tanh(x); }
   template <class V> C10_HOST_DEVICE V backward(V g, V y) const {
     return g * math::fma(V(0) - y, y, V(1));
@@ -451,7 +478,7 @@ struct Tanh {
 template <class T>
 struct SiLU {
   static constexpr const char* name = "silu";
-  static constexpr Saved kSaves = Saved::Input;
+  static constexpr Saved saves(double) { return Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const { return math::times_sigmoid(x, x); }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     const V e = math::exp(V(0) - math::abs(x));
@@ -499,7 +526,7 @@ struct SwishArgument {
 template <class T>
 struct Swish {
   static constexpr const char* name = "swish";
-  static constexpr Saved kSaves = Saved::Input;
+  static constexpr Saved saves(double) { return Saved::Input; }
   T beta;
   explicit Swish(double beta_) : beta(T(beta_)) {}
   template <class V> C10_HOST_DEVICE V forward(V x) const {
@@ -513,7 +540,7 @@ struct Swish {
 template <class T>
 struct Hardswish {
   static constexpr const char* name = "hardswish";
-  static constexpr Saved kSaves = Saved::Input;
+  static constexpr Saved saves(double) { return Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     // x itself from 3 up: x * 6 / 6 would overflow above max / 6
     return math::select(math::ge(x, V(3)), x, math::times_vanishing(x, math::clamp(x + V(3), V(0), V(6))) / V(6));
@@ -528,7 +555,7 @@ struct Hardswish {
 template <class T>
 struct Hardsigmoid {
   static constexpr const char* name = "hardsigmoid";
-  static constexpr Saved kSaves = Saved::Input;
+  static constexpr Saved saves(double) { return Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     return math::clamp(x + V(3), V(0), V(6)) / V(6);
   }
@@ -545,7 +572,7 @@ struct Hardsigmoid {
 template <class T>
 struct Mish {
   static constexpr const char* name = "mish";
-  static constexpr Saved kSaves = Saved::Input;
+  static constexpr Saved saves(double) { return Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     const V e = math::exp(x), n = math::fma(e, e, V(2) * e);
     return math::select(math::gt(x, V(20)), x, math::times_vanishing(x, n) / (n + V(2)));
@@ -594,7 +621,7 @@ struct NormalTail {
 template <class T>
 struct GELU {
   static constexpr const char* name = "gelu";
-  static constexpr Saved kSaves = Saved::Input;
+  static constexpr Saved saves(double) { return Saved::Input; }
   bool use_tanh;
   explicit GELU(c10::string_view approximate);
   template <class V> C10_HOST_DEVICE V forward(V x) const {
@@ -642,10 +669,19 @@ struct GELU {
 template <class T>
 struct Softplus {
   static constexpr const char* name = "softplus";
-  static constexpr Saved kSaves = Saved::Input;
   T beta, threshold, inv_beta;
   Softplus(double beta_, double threshold_)
       : beta(T(beta_)), threshold(T(threshold_)), inv_beta(T(1.0 / beta_)) {}
+  // From y: sigmoid(beta x) = 1 - exp(-beta y), as exp(beta y) = 1 + exp(beta x),
+  // with no loss anywhere (the relative condition is at most 1). The linear
+  // side (beta x > threshold, where y = x and the derivative is 1) is told
+  // apart by beta y > threshold, which the log side also reaches, by at most
+  // log1p(exp(-threshold)): where 1 - sigmoid(threshold) ~ exp(-threshold) is
+  // below the storage type's unit roundoff, the two agree to its precision.
+  // Float32 and smaller at the default threshold of 20; float64 keeps the input.
+  Saved saves(double unit_roundoff) const {
+    return beta != 0 && std::exp(-double(threshold)) <= unit_roundoff ? Saved::Output : Saved::Input;
+  }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     V bx = x * V(beta);
     return math::select(math::gt(bx, V(threshold)), x, math::log1p_exp(bx) * V(inv_beta));
@@ -653,6 +689,10 @@ struct Softplus {
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     V bx = x * V(beta);
     return math::select(math::gt(bx, V(threshold)), g, g * math::sigmoid(bx));
+  }
+  template <class V> C10_HOST_DEVICE V backward_from_output(V g, V y) const {
+    V by = y * V(beta);
+    return math::select(math::gt(by, V(threshold)), g, g * (V(0) - math::expm1(V(0) - by)));
   }
 };
 
@@ -702,10 +742,21 @@ struct Forward {
   Op op;
   template <class V> C10_HOST_DEVICE V operator()(V x) const { return op.forward(x); }
 };
+template <class Op, class = void>
+inline constexpr bool kHasOutputFormula = false;
+template <class Op>
+inline constexpr bool kHasOutputFormula<
+    Op, std::void_t<decltype(std::declval<const Op&>().backward_from_output(0.f, 0.f))>> = true;
+
+// saved_output: the launcher's word that saved is the output (saves() said so)
 template <class Op>
 struct Backward {
   Op op;
+  bool saved_output = false;
   template <class V> C10_HOST_DEVICE V operator()(V g, V saved) const {
+    if constexpr (kHasOutputFormula<Op>) {
+      if (saved_output) return op.backward_from_output(g, saved);
+    }
     return op.backward(g, saved);
   }
 };

@@ -1,7 +1,7 @@
 // Autograd for every op, in C++ at the Autograd dispatch key, generated from
 // op_table.h's for_each_op: one backward node per op family. A forward call
 // runs the kernel below autograd, then records a node that saves what the
-// backward op needs (the input or the output, per the functor's kSaves).
+// backward op needs (the input or the output, per saves_output in op_table.h).
 // Nothing on this path is Python.
 //
 // In-place calls follow torch's own in-place ops: a leaf that requires grad is
@@ -131,7 +131,6 @@ struct SavingNode : Node {
 
 template <template <class> class Op, class... P>
 struct Pointwise {
-  static constexpr bool kSavesOutput = Op<float>::kSaves == Saved::Output;
   static std::string op_name() { return Op<float>::name; }
   static const auto& forward_op() {
     static const auto op = find_op<Tensor(const Tensor&, P...)>(op_name());
@@ -163,15 +162,16 @@ struct Pointwise {
 
   static Tensor forward(const Tensor& x, P... p) {
     Tensor y = below_autograd([&] { return forward_op().call(x, p...); });
+    const bool from_output = saves_output<Op>(x, p...);
     if (torch::autograd::compute_requires_grad(x)) {
       auto node = c10::make_intrusive<Backward>(p...);
       node->set_next_edges(torch::autograd::collect_next_edges(x));
       torch::autograd::set_history(y, node);
-      node->saved = SavedVariable(kSavesOutput ? y : x, /*is_output=*/kSavesOutput);
+      node->saved = SavedVariable(from_output ? y : x, /*is_output=*/from_output);
     }
     if (has_forward_grad(x)) {  // the Jacobian is diagonal: its product is the backward op's
       const Tensor tangent = below_autograd(
-          [&] { return backward_op().call(x._fw_grad(0), kSavesOutput ? y : x, p...); });
+          [&] { return backward_op().call(x._fw_grad(0), from_output ? y : x, p...); });
       y._set_fw_grad(tangent, /*level=*/0, /*is_inplace_op=*/false);
     }
     return y;
@@ -186,18 +186,19 @@ struct Pointwise {
     const bool requires_grad = torch::autograd::compute_requires_grad(x);
     torch::autograd::check_inplace(x, requires_grad);
     check_no_forward_grad(op_name() + "_", x);
+    const bool from_output = saves_output<Op>(x, p...);
     c10::intrusive_ptr<Backward> node;
     if (requires_grad) {
       node = c10::make_intrusive<Backward>(p...);
       node->set_next_edges(torch::autograd::collect_next_edges(x));
       // what backward needs must survive the overwrite
-      if (!kSavesOutput) node->saved = SavedVariable(below_autograd([&] { return x.clone(); }), false);
+      if (!from_output) node->saved = SavedVariable(below_autograd([&] { return x.clone(); }), false);
     }
     below_autograd([&] { inplace_op().call(x, p...); });
     torch::autograd::increment_version(x);
     if (node) {
       torch::autograd::rebase_history(x, node);
-      if (kSavesOutput) node->saved = SavedVariable(x, /*is_output=*/true, x.is_view());
+      if (from_output) node->saved = SavedVariable(x, /*is_output=*/true, x.is_view());
     }
   }
 };

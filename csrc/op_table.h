@@ -8,7 +8,8 @@
 // A backend B declares `static constexpr bool kComputes` and, when true,
 // supplies over dense tensors that share one memory layout:
 //   B::forward<Op>(x, out, params...)            out = Op.forward(x)
-//   B::backward<Op>(grad, saved, out, params...)  out = Op.backward(grad, saved)
+//   B::backward<Op>(grad, saved, out, saved_output, params...)
+//        out = Backward<Op>{op, saved_output}(grad, saved)
 //   B::channelwise_forward<Op>(x, w, out, channel_stride, channels)
 //   B::channelwise_backward<Op>(grad, x, w, grad_x, channel_stride, channels)
 //        -> per-channel weight gradient in the compute type (float or double)
@@ -94,8 +95,25 @@ void check_params(P... p) {
   (void)validate;
 }
 
+// 2^-(bits of the significand): the relative rounding error of a storage type.
+inline double unit_roundoff(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble: return 0x1p-53;
+    case at::kFloat: return 0x1p-24;
+    case at::kHalf: return 0x1p-11;
+    default: return 0x1p-8;  // bfloat16
+  }
+}
+
 inline bool is_symbolic(const Tensor& t) {
   return t.unsafeGetTensorImpl()->has_symbolic_sizes_strides();
+}
+
+// Whether a backward kernel over tensors of type `t` reads `saved` as the
+// output (else the input): the functor's saves() for these parameters.
+template <template <class> class Op, class... P>
+bool saved_is_output(at::ScalarType t, P... p) {
+  return Op<float>(p...).saves(unit_roundoff(t)) == Saved::Output;
 }
 
 // The output torch's TensorIterator allocates for an elementwise op over
@@ -140,6 +158,21 @@ inline constexpr bool kGradLikeSaved<ReLU> = true;
 template <>
 inline constexpr bool kGradLikeSaved<LeakyReLU> = true;
 
+// Whether autograd keeps the output of a call on x (else x): the functor's
+// rule, and for leaky_relu, whose torch backward lays the gradient out like
+// the input, an input the output shares its layout with (a dense one). Ops
+// whose gradient follows the saved tensor's layout have one formula for
+// either tensor, so the kernels need not hear of this second condition.
+template <template <class> class Op, class... P>
+bool saves_output(const Tensor& x, P... p) {
+  if (!saved_is_output<Op>(x.scalar_type(), p...)) return false;
+  if constexpr (kGradLikeSaved<Op> && !std::is_same_v<Op<float>, ReLU<float>>) {
+    static_assert(!kHasOutputFormula<Op<float>>, "one formula for the input and the output");
+    return is_symbolic(x) || x.is_non_overlapping_and_dense();
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------- pointwise
 
 template <class B, template <class> class Op, class... P>
@@ -183,7 +216,8 @@ Tensor pointwise_backward(const Tensor& grad, const Tensor& saved, P... p) {
   Tensor out = kGradLikeSaved<Op> ? output_like(saved, grad) : output_like(grad, saved);
   if constexpr (B::kComputes) {
     if (out.numel() > 0) {
-      B::template backward<Op>(in_layout_of(grad, out), in_layout_of(saved, out), out, p...);
+      B::template backward<Op>(in_layout_of(grad, out), in_layout_of(saved, out), out,
+                               saved_is_output<Op>(saved.scalar_type(), p...), p...);
     }
   }
   return out;

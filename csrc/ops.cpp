@@ -68,6 +68,9 @@ struct PythonBindings {
           py::call_guard<py::gil_scoped_release>());
     m.def((F::op_name() + "_").c_str(), [](const Tensor& x, P... p) { F::inplace_op().call(x, p...); },
           py::call_guard<py::gil_scoped_release>());
+    // whether backward keeps the output of a call on x (else x itself)
+    m.def((F::op_name() + "_saves_output").c_str(),
+          [](const Tensor& x, P... p) { return saves_output<Op>(x, p...); });
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {

@@ -66,6 +66,8 @@ def table():
     ]
     for spec in ACTIVATIONS:
         saves = "input, weight" if spec.kind == CHANNELWISE else spec.saves
+        if spec.saves_otherwise:
+            saves += f" ({spec.saves_otherwise})"
         rows.append(f"| {_signature(spec)} | {_module(spec)} | {_twin(spec)} | {saves} | "
                     f"{_accuracy(spec, measured)} | tested | {CUDA_STATUS} |")
     return "\n".join(rows)

@@ -62,6 +62,8 @@ def _saves(specs) -> str:
     if main.kind == CHANNELWISE:
         return "the input and the weight (one tensor the size of the input, plus the weight; no intermediate)"
     saved = f"the {main.saves} (one tensor the size of the input; no intermediate)"
+    if main.saves_otherwise:
+        saved += f"; the {main.saves_otherwise}"
     if any(spec.name == "swish_learnable" for spec in specs):
         saved += "; with a tensor beta, the input and beta"
     return saved

@@ -38,6 +38,15 @@ def _same_batch(info, tensors, in_dims):
 # ------------------------------------------------------------------ pointwise
 
 
+def saves_output(spec, x, *params):
+    """Whether backward of `spec` called on x keeps the output (else x): the
+    C++ rule (csrc/op_table.h, saves_output), which depends on the parameters
+    and the dtype for some ops."""
+    if spec.kind == POINTWISE:
+        return getattr(_C, f"{spec.name}_saves_output")(x, *params)
+    return spec.saves == "output"
+
+
 def _register_pointwise(spec):
     name = spec.name
     backward = getattr(ops, f"{name}_backward")
@@ -46,8 +55,11 @@ def _register_pointwise(spec):
         (grad, saved), (grad_grad_x,) = saved, grads
         if grad_grad_x is None:
             return None, None
+        second = spec.second
+        if spec.second_from_output is not None and saves_output(spec, saved, *params):
+            second = spec.second_from_output
         # grad_x = grad * f'(saved): d/d(grad) is the backward op itself
-        return backward(grad_grad_x, saved, *params), grad_grad_x * grad * spec.second(saved, *params)
+        return backward(grad_grad_x, saved, *params), grad_grad_x * grad * second(saved, *params)
 
     _C._register_second_order(f"{name}_backward", second_order)
 
@@ -76,7 +88,7 @@ def _pointwise_function(spec):
     def setup_context(ctx, inputs, output):
         input, *params = inputs
         ctx.params, ctx.n_params = params_of(params), len(params)
-        ctx.save_for_backward(output if spec.saves == "output" else input)
+        ctx.save_for_backward(output if saves_output(spec, input, *ctx.params) else input)
 
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors

@@ -32,9 +32,12 @@ class Activation:
     reference: Callable = None  # reference(x, *params) in plain PyTorch
     torch_functional: Optional[Callable] = None  # twin in torch (None: none exists)
     torch_module: Optional[type] = None
-    saves: str = "input"  # what backward needs: "input" or "output"
+    saves: str = "input"  # what backward keeps: "input" or "output"
+    saves_otherwise: str = ""  # where it keeps the input instead (the C++ functor's saves() decides)
     # d/d(saved) of the backward factor (grad_x = grad * factor(saved)); pointwise only
     second: Optional[Callable] = None
+    # the same in the output, where the op saves its output only for some parameters or dtypes
+    second_from_output: Optional[Callable] = None
     inplace: bool = False  # functional and module take inplace=
     kinks: tuple = ()  # inputs where the derivative jumps (tested exactly, never differentiated numerically)
     notes: str = ""
@@ -121,6 +124,24 @@ def _elu_second(alpha, scale, input_scale):
     return second
 
 
+def _elu_second_from_output(input_scale):
+    # grad_x = grad * input_scale * (y + alpha * scale) where y <= 0
+    def second(y, *params):
+        return torch.where(y > 0, torch.zeros_like(y), torch.full_like(y, input_scale(*params)))
+
+    return second
+
+
+# float16 and bfloat16 round the output too coarsely for ELU's tail derivative, y + alpha
+_REDUCED_KEEP_INPUT = "input in float16 and bfloat16"
+
+
+def _softplus_second_from_output(y, beta, threshold):
+    # grad_x = grad * (1 - exp(-beta y)) below the threshold
+    by = beta * y
+    return torch.where(by > threshold, torch.zeros_like(y), beta * torch.exp(-by))
+
+
 def _elu_reference(x, alpha, scale=1.0, input_scale=1.0):
     negative = torch.where(x > 0, 0.0, x)
     return torch.where(x > 0, scale * x, alpha * scale * torch.expm1(negative * input_scale))
@@ -144,6 +165,7 @@ ACTIVATIONS = (
         formula="leaky_relu(x) = x if x > 0, negative_slope * x otherwise",
         reference=lambda x, slope: torch.where(x > 0, x, x * slope),
         torch_functional=F.leaky_relu, torch_module=torch.nn.LeakyReLU,
+        saves="output", saves_otherwise="input where negative_slope < 0",
         second=_zero, inplace=True, kinks=(0.0,),
     ),
     Activation(
@@ -155,8 +177,10 @@ ACTIVATIONS = (
     ),
     Activation(
         "leaky_relu6", "LeakyReLU6", POINTWISE, params=(("negative_slope", 0.01),),
-        formula="leaky_relu6(x) = negative_slope * x if x < 0, x if 0 <= x <= 6, 6 if x > 6",
-        reference=lambda x, slope: torch.where(x < 0, x * slope, torch.where(x > 6, torch.full_like(x, 6.0), x)),
+        formula="leaky_relu6(x) = negative_slope * x if x < 0, x if 0 <= x <= 6, 6 if x > 6; "
+        "derivative negative_slope at 0 and 0 at 6, as leaky_relu's and relu6's",
+        reference=lambda x, slope: torch.where(x <= 0, x * slope, torch.where(x >= 6, torch.full_like(x, 6.0), x)),
+        saves="output", saves_otherwise="input where negative_slope < 0",
         second=_zero, inplace=True, kinks=(0.0, 6.0),
         notes="slope*x below 0, x on [0, 6], 6 above; no framework ships it",
     ),
@@ -165,7 +189,9 @@ ACTIVATIONS = (
         formula="elu(x) = x if x > 0, alpha * (exp(x) - 1) otherwise",
         reference=lambda x, alpha: _elu_reference(x, alpha),
         torch_functional=F.elu, torch_module=torch.nn.ELU,
-        second=lambda x, alpha: _elu_second(alpha, 1.0, 1.0)(x), inplace=True, kinks=(0.0,),
+        saves="output", saves_otherwise="input where alpha < 0, and " + _REDUCED_KEEP_INPUT,
+        second=lambda x, alpha: _elu_second(alpha, 1.0, 1.0)(x),
+        second_from_output=_elu_second_from_output(lambda alpha: 1.0), inplace=True, kinks=(0.0,),
     ),
     Activation(
         "selu", "SELU", POINTWISE,
@@ -173,14 +199,18 @@ ACTIVATIONS = (
         "alpha = 1.6732632423543772, scale = 1.0507009873554805",
         reference=lambda x: _elu_reference(x, SELU_ALPHA, SELU_SCALE),
         torch_functional=F.selu, torch_module=torch.nn.SELU,
-        second=_elu_second(SELU_ALPHA, SELU_SCALE, 1.0), inplace=True, kinks=(0.0,),
+        saves="output", saves_otherwise=_REDUCED_KEEP_INPUT,
+        second=_elu_second(SELU_ALPHA, SELU_SCALE, 1.0),
+        second_from_output=_elu_second_from_output(lambda: 1.0), inplace=True, kinks=(0.0,),
     ),
     Activation(
         "celu", "CELU", POINTWISE, params=(("alpha", 1.0),),
         formula="celu(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
         reference=lambda x, alpha: _elu_reference(x, alpha, 1.0, 1.0 / alpha),
         torch_functional=F.celu, torch_module=torch.nn.CELU,
-        second=lambda x, alpha: _elu_second(alpha, 1.0, 1.0 / alpha)(x), inplace=True,
+        saves="output", saves_otherwise=_REDUCED_KEEP_INPUT,
+        second=lambda x, alpha: _elu_second(alpha, 1.0, 1.0 / alpha)(x),
+        second_from_output=_elu_second_from_output(lambda alpha: 1.0 / alpha), inplace=True,
     ),
     Activation(
         "sigmoid", "Sigmoid", POINTWISE,
@@ -245,7 +275,9 @@ ACTIVATIONS = (
         formula="softplus(x) = log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold",
         reference=_softplus_reference,
         torch_functional=F.softplus, torch_module=torch.nn.Softplus,
-        second=_softplus_second,
+        saves="output", saves_otherwise="input where exp(-threshold) exceeds the dtype's rounding: "
+        "float64 at the default threshold, float32 below threshold 16.6",
+        second=_softplus_second, second_from_output=_softplus_second_from_output,
     ),
     Activation(
         "prelu", "PReLU", CHANNELWISE,

@@ -177,10 +177,10 @@ struct CpuBackend {
   }
 
   template <template <class> class Op, class... P>
-  static void backward(const Tensor& g, const Tensor& saved, const Tensor& out, P... p) {
+  static void backward(const Tensor& g, const Tensor& saved, const Tensor& out, bool saved_output, P... p) {
     TA_DISPATCH_FLOATING(g.scalar_type(), Op<float>::name, [&] {
       using Acc = at::opmath_type<scalar_t>;
-      const Backward<Op<Acc>> f{Op<Acc>(p...)};
+      const Backward<Op<Acc>> f{Op<Acc>(p...), saved_output};
       map_parallel(g.numel(), f, out.data_ptr<scalar_t>(), g.const_data_ptr<scalar_t>(),
                    saved.const_data_ptr<scalar_t>());
     });

@@ -343,11 +343,11 @@ struct CudaBackend {
   }
 
   template <template <class> class Op, class... P>
-  static void backward(const Tensor& g, const Tensor& saved, const Tensor& out, P... p) {
+  static void backward(const Tensor& g, const Tensor& saved, const Tensor& out, bool saved_output, P... p) {
     const c10::cuda::CUDAGuard guard(g.device());
     TA_DISPATCH_FLOATING(g.scalar_type(), Op<float>::name, [&] {
       using Acc = at::opmath_type<scalar_t>;
-      launch_pointwise(g.numel(), Backward<Op<Acc>>{Op<Acc>(p...)}, out.data_ptr<scalar_t>(),
+      launch_pointwise(g.numel(), Backward<Op<Acc>>{Op<Acc>(p...), saved_output}, out.data_ptr<scalar_t>(),
                        g.const_data_ptr<scalar_t>(), saved.const_data_ptr<scalar_t>());
     });
   }

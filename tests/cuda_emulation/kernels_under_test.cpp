@@ -17,7 +17,7 @@ void silu_forward(const Tensor& x, const Tensor& out) {
   CudaBackend::forward<torch_activations::SiLU>(x, out);
 }
 void silu_backward(const Tensor& grad, const Tensor& x, const Tensor& out) {
-  CudaBackend::backward<torch_activations::SiLU>(grad, x, out);
+  CudaBackend::backward<torch_activations::SiLU>(grad, x, out, /*saved_output=*/false);
 }
 void prelu_forward(const Tensor& x, const Tensor& w, const Tensor& out, int64_t stride,
                    int64_t channels) {

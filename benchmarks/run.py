@@ -14,7 +14,10 @@ Sections (--skip drops some):
   overhead  forward of a one-element tensor, with and without grad: the
             per-call cost against the torch twin
   rows      softmax and log_softmax at row lengths 128..32768 (full mode)
-The last three run under the tuned allocation setting only (CPU).
+  training  a training step of MLPs and a transformer block, torch.nn
+            against torch_activations.convert of it: peak memory, saved
+            bytes and time (CPU; benchmarks/training.py)
+sizes, overhead and rows run under the tuned allocation setting only (CPU).
 
 The competitors run side by side, interleaved round by round, so sample i of
 one pairs with sample i of another; every figure is a median over rounds with
@@ -44,7 +47,8 @@ Modes: --quick: float32 at 2^23 in main, sizes 2^10, 2^13, 2^16, 2^18, 2^20,
 
 Output in --out (default bench_out/): results.json (every case, with its
 spread), results.md (a one-screen summary and a table per op), ratio_vs_size.png
-and bandwidth.png (need matplotlib).
+and bandwidth.png (need matplotlib); training.json, training.md and
+training.png from the training section.
 """
 
 import argparse
@@ -70,10 +74,11 @@ except ImportError:  # run from a checkout that is built in place but not instal
 import _cases
 import _report
 import _timing
+import training
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 MODES = ("fwd", "fwdbwd")
-SECTIONS = ("main", "sizes", "overhead", "rows")
+SECTIONS = ("main", "sizes", "overhead", "rows", "training")
 # log2 element counts
 MAIN_SIZES = {
     ("cpu", "quick"): (23,),  # 2^23: where the CPU targets are stated
@@ -520,7 +525,14 @@ def main(argv=None):
     else:
         runs = [run_measurements(config, primary_allocation(config))]
     wall = time.perf_counter() - started
-    return _report.write_all(config, runs, wall, args.out, load, primary_allocation(config))
+    status = _report.write_all(config, runs, wall, args.out, load, primary_allocation(config))
+    if "training" in config["sections"] and config["device"] == "cpu":
+        print("\ntraining step, torch.nn against converted:")
+        command = config["command"] + " (training section)"
+        training.write(args.out, training.run(config["run_mode"] == "quick"), command)
+        with open(os.path.join(args.out, "training.md")) as part, open(os.path.join(args.out, "results.md"), "a") as whole:
+            whole.write("\n" + part.read())
+    return status
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ SWEEP = (10, 12)
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, str(BENCHMARKS / "run.py"), "--ops", ",".join(OPS), "--sizes", "12",
-               "--sweep-sizes", ",".join(map(str, SWEEP)), "--dtypes", "float32", "--no-compile", "--skip", "rows",
+               "--sweep-sizes", ",".join(map(str, SWEEP)), "--dtypes", "float32", "--no-compile", "--skip", "rows,training",
                "--cpu-malloc", "tuned", "--device", "cpu", "--seconds", "0.01", "--out", str(out)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert completed.returncode in (0, 1), completed.stderr[-3000:]
@@ -218,7 +218,7 @@ def test_overhead_target_is_one_microsecond():
 
 def test_quick_mode_covers_every_target():
     config = bench.resolve_config(bench.parse_args(["--quick", "--device", "cpu"]), ["run.py", "--quick"])
-    assert set(config["sections"]) == {"main", "sizes", "overhead"}
+    assert set(config["sections"]) == {"main", "sizes", "overhead", "training"}
     assert 23 in config["log2_sizes"] and set(config["sweep_dtypes"]) == {"float32", "bfloat16"}
     sweep = config["sweep_log2_sizes"]
     assert min(sweep) == 10 and max(sweep) == 24 and any(16 <= k <= 20 for k in sweep)
@@ -252,3 +252,30 @@ def test_saved_bytes_counts_a_shared_storage_once():
     x = torch.randn(1000, requires_grad=True)
     assert _timing.saved_tensor_bytes(lambda t: t * t, x) == 1000 * 4  # x saved twice, one storage
     assert _timing.saved_tensor_bytes(lambda t: t.detach() * 2, x) == 0  # nothing needs a gradient
+
+
+# ------------------------------------------------------ the training section
+
+import training  # noqa: E402
+
+
+def test_training_models_convert_and_save_less_where_the_output_is_kept():
+    saved = {}
+    for variant in training.VARIANTS:
+        model, x = training.build("mlp-elu", variant)
+        saved[variant] = training.saved_bytes(model, x)
+        if variant == "converted":
+            assert not any(isinstance(m, torch.nn.ELU) and type(m) is torch.nn.ELU for m in model.modules())
+    hidden = 4096 * 2048 * 4
+    assert saved["torch.nn"] - saved["converted"] == hidden  # ELU's own input, which torch keeps
+
+
+def test_training_memory_and_report(tmp_path):
+    memory = training.measure_memory("mlp-relu", "converted", steps=1)
+    assert memory["peak_step_bytes"] > 0 and memory["saved_bytes"] > 0
+    results = [{"model": m, "variant": v, "peak_step_bytes": 2**20, "saved_bytes": 2**20, "median_s": 0.01,
+                "spread": 0.05, "first_loss": 1.0} for m in training.MODELS for v in training.VARIANTS]
+    training.write(str(tmp_path), results, "python benchmarks/training.py --quick")
+    text = (tmp_path / "training.md").read_text()
+    assert all(f"| {m} |" in text for m in training.MODELS)
+    assert json.loads((tmp_path / "training.json").read_text())["results"] == results

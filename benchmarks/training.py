@@ -4,10 +4,10 @@ project's layers (torch_activations.convert): peak memory and time.
     python benchmarks/training.py --out bench_out [--quick]
 
 Models (CPU, float32):
-  mlp-<act>    Linear(512, 2048) -> act -> Linear(2048, 512), 4096 rows, for
-               activations whose saved tensor differs (ELU, Leaky ReLU,
-               Softplus: the output here, the input in torch) and for some that
-               do not (GELU, SiLU, ReLU)
+  mlp-<act>    four blocks of Linear(512, 2048) -> act -> Linear(2048, 512),
+               2048 rows, for activations whose saved tensor differs (ELU,
+               Leaky ReLU, Softplus: the output here, the input in torch) and
+               for some that do not (GELU, SiLU, ReLU)
   transformer  a pre-norm encoder block (torch.nn.TransformerEncoderLayer,
                GELU, d_model 256, 4 heads, feed-forward 1024), batch 8 x 256
                tokens
@@ -47,6 +47,7 @@ MLP_ACTIVATIONS = {
     "softplus": lambda: torch.nn.Softplus(), "gelu": lambda: torch.nn.GELU(),
     "silu": lambda: torch.nn.SiLU(), "relu": lambda: torch.nn.ReLU(),
 }
+MLP_BLOCKS, MLP_ROWS = 4, 2048
 MODELS = [f"mlp-{name}" for name in MLP_ACTIVATIONS] + ["transformer"]
 VARIANTS = ("torch.nn", "converted")
 MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
@@ -62,9 +63,10 @@ def build(model_name, variant):
                                                  batch_first=True, norm_first=True)
         x = torch.randn(8, 256, 256)
     else:
-        act = MLP_ACTIVATIONS[model_name.split("-", 1)[1]]()
-        model = torch.nn.Sequential(torch.nn.Linear(512, 2048), act, torch.nn.Linear(2048, 512))
-        x = torch.randn(4096, 512)
+        act = MLP_ACTIVATIONS[model_name.split("-", 1)[1]]
+        blocks = [[torch.nn.Linear(512, 2048), act(), torch.nn.Linear(2048, 512)] for _ in range(MLP_BLOCKS)]
+        model = torch.nn.Sequential(*[layer for block in blocks for layer in block])
+        x = torch.randn(MLP_ROWS, 512)
     if variant == "converted":
         model = ta.convert(model)
     return model, x
@@ -164,7 +166,7 @@ def run(quick):
     return results
 
 
-def markdown(results, command):
+def markdown(results, command, plotted=False):
     by = {(r["model"], r["variant"]): r for r in results}
     lines = [
         "## Training step: torch.nn against converted",
@@ -183,6 +185,8 @@ def markdown(results, command):
             f"| {a['saved_bytes'] / 2**20:.1f} / {b['saved_bytes'] / 2**20:.1f} "
             f"| {a['median_s'] * 1e3:.1f} (±{a['spread']:.0%}) / {b['median_s'] * 1e3:.1f} (±{b['spread']:.0%}) "
             f"| {a['median_s'] / b['median_s']:.2f}x |")
+    if plotted:
+        lines += ["", "Plot: [training step](training.png)."]
     return "\n".join(lines) + "\n"
 
 
@@ -206,7 +210,7 @@ def plot(results, path):
         ax.set_xticklabels(MODELS, rotation=30, ha="right")
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend()
+    axes[0].legend(loc="lower left")
     fig.suptitle(f"Training step on CPU, float32, {THREADS} threads: torch.nn vs torch_activations.convert")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -218,9 +222,10 @@ def write(out, results, command):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "training.json"), "w") as f:
         json.dump({"command": command, "threads": THREADS, "results": results}, f, indent=1)
+    plotted = plot(results, os.path.join(out, "training.png"))
     with open(os.path.join(out, "training.md"), "w") as f:
-        f.write(markdown(results, command))
-    written = ["training.json", "training.md"] + (["training.png"] if plot(results, os.path.join(out, "training.png")) else [])
+        f.write(markdown(results, command, plotted))
+    written = ["training.json", "training.md"] + (["training.png"] if plotted else [])
     print(f"wrote {', '.join(os.path.join(out, w) for w in written)}")
 
 

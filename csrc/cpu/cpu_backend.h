@@ -153,6 +153,36 @@ void map_parallel(int64_t n, const F& f, T* out, const In*... in) {
   });
 }
 
+// combine(...combine(fill, term(in[0])), ..., term(in[n-1])) over a row, as a
+// vector of partial results: four independent chains over whole steps (one
+// chain would wait on each combine's latency), then the tail into the first.
+template <class T, class Term, class Combine, class... In>
+inline typename Lanes<T>::VecAcc reduce_row(int64_t n, typename Lanes<T>::Acc fill, const Term& term,
+                                            const Combine& combine, const In*... in) {
+  using L = Lanes<T>;
+  using VecAcc = typename L::VecAcc;
+  constexpr int kChains = 4;
+  std::array<VecAcc, kChains> acc;
+  acc.fill(VecAcc(fill));
+  int64_t i = 0;
+  for (; i + kChains * L::kStep <= n; i += kChains * L::kStep) {
+    for (int c = 0; c < kChains; ++c) {
+      const std::array<typename L::Vecs, sizeof...(In)> v{L::load(in + i + c * L::kStep, L::kStep)...};
+      for (int part = 0; part < L::kParts; ++part)
+        acc[c] = combine(acc[c], std::apply([&](const auto&... vi) { return term(vi[part]...); }, v));
+    }
+  }
+  for (; i < n; i += L::kStep) {
+    const int64_t count = std::min(L::kStep, n - i);
+    const std::array<typename L::Vecs, sizeof...(In)> v{L::load(in + i, count)...};
+    for (int part = 0; part < L::kParts; ++part) {
+      const VecAcc t = std::apply([&](const auto&... vi) { return term(vi[part]...); }, v);
+      acc[0] = combine(acc[0], L::masked(t, part, count, fill));
+    }
+  }
+  return combine(combine(acc[0], acc[1]), combine(acc[2], acc[3]));
+}
+
 // Horizontal reduction of one vector, pairwise: a sum of its lanes rounds
 // log2(lanes) times in a row rather than lanes - 1 (log_softmax's log(sum)).
 template <class V, class R>
@@ -295,13 +325,9 @@ struct CpuBackend {
         for (int64_t row = begin; row < end; ++row) {
           const T* xr = x + row * dim_size;
           T* yr = y + row * dim_size;
-          VecAcc vmax(kNegInf);
-          for (int64_t i = 0; i < dim_size; i += L::kStep) {
-            const int64_t count = std::min(L::kStep, dim_size - i);
-            const auto v = L::load(xr + i, count);
-            for (int part = 0; part < L::kParts; ++part)
-              vmax = at::vec::maximum(vmax, L::masked(v[part], part, count, kNegInf));
-          }
+          const VecAcc vmax = reduce_row<T>(
+              dim_size, kNegInf, [](const VecAcc& v) { return v; },
+              [](const VecAcc& a, const VecAcc& b) { return at::vec::maximum(a, b); }, xr);
           const Acc max = reduce_lanes(vmax, [](Acc a, Acc b) { return a != a || a > b ? a : b; });
           VecAcc vsum(Acc(0));
           for (int64_t i = 0; i < dim_size; i += L::kStep) {
@@ -395,13 +421,8 @@ struct CpuBackend {
       at::parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
         for (int64_t row = begin; row < end; ++row) {
           const int64_t off = row * dim_size;
-          VecAcc vsum(Acc(0));
-          for (int64_t i = 0; i < dim_size; i += L::kStep) {
-            const int64_t count = std::min(L::kStep, dim_size - i);
-            const auto gv = L::load(g + off + i, count), yv = L::load(y + off + i, count);
-            for (int part = 0; part < L::kParts; ++part)
-              vsum = vsum + L::masked(term(gv[part], yv[part]), part, count, Acc(0));
-          }
+          const VecAcc vsum = reduce_row<T>(
+              dim_size, Acc(0), term, [](const VecAcc& a, const VecAcc& b) { return a + b; }, g + off, y + off);
           const VecAcc s(reduce_lanes(vsum, [](Acc a, Acc b) { return a + b; }));
           map_range(0, dim_size, [&](auto gv, auto yv) { return result(gv, yv, s); }, gx + off,
                     g + off, y + off);

@@ -162,14 +162,16 @@ struct Pointwise {
 
   static Tensor forward(const Tensor& x, P... p) {
     Tensor y = below_autograd([&] { return forward_op().call(x, p...); });
+    const bool requires_grad = torch::autograd::compute_requires_grad(x), forward_grad = has_forward_grad(x);
+    if (!requires_grad && !forward_grad) return y;
     const bool from_output = saves_output<Op>(x, p...);
-    if (torch::autograd::compute_requires_grad(x)) {
+    if (requires_grad) {
       auto node = c10::make_intrusive<Backward>(p...);
       node->set_next_edges(torch::autograd::collect_next_edges(x));
       torch::autograd::set_history(y, node);
       node->saved = SavedVariable(from_output ? y : x, /*is_output=*/from_output);
     }
-    if (has_forward_grad(x)) {  // the Jacobian is diagonal: its product is the backward op's
+    if (forward_grad) {  // the Jacobian is diagonal: its product is the backward op's
       const Tensor tangent = below_autograd(
           [&] { return backward_op().call(x._fw_grad(0), from_output ? y : x, p...); });
       y._set_fw_grad(tangent, /*level=*/0, /*is_inplace_op=*/false);
@@ -186,7 +188,7 @@ struct Pointwise {
     const bool requires_grad = torch::autograd::compute_requires_grad(x);
     torch::autograd::check_inplace(x, requires_grad);
     check_no_forward_grad(op_name() + "_", x);
-    const bool from_output = saves_output<Op>(x, p...);
+    const bool from_output = requires_grad && saves_output<Op>(x, p...);
     c10::intrusive_ptr<Backward> node;
     if (requires_grad) {
       node = c10::make_intrusive<Backward>(p...);

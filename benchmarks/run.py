@@ -528,8 +528,7 @@ def main(argv=None):
     status = _report.write_all(config, runs, wall, args.out, load, primary_allocation(config))
     if "training" in config["sections"] and config["device"] == "cpu":
         print("\ntraining step, torch.nn against converted:")
-        command = config["command"] + " (training section)"
-        training.write(args.out, training.run(config["run_mode"] == "quick"), command)
+        training.write(args.out, training.run(config["run_mode"] == "quick"), config["command"])
         with open(os.path.join(args.out, "training.md")) as part, open(os.path.join(args.out, "results.md"), "a") as whole:
             whole.write("\n" + part.read())
     return status

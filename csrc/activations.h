@@ -208,14 +208,21 @@ TA_LANE_INLINE VecF reduce_ln2(const VecF& x, const VecF& n) {
   return at::vec::fnmadd(n, VecF(kLn2Lo), at::vec::fnmadd(n, VecF(kLn2Hi), x));
 }
 
+// exp(x) = 2^n p with p = exp(r), r = x - n ln2: the reduction and the
+// polynomial that every exp below shares; they differ in how 2^n is applied.
+struct ExpSplit {
+  VecF n, p;
+};
+TA_LANE_INLINE ExpSplit exp_split(const VecF& x) {
+  const VecF n = (x * VecF(kLog2e)).round();
+  return {n, polynomial(reduce_ln2(x, n), 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f,
+                        0.00836853217f, 0.00138182961f)};
+}
+
 // exp(x) = 2^n exp(r); 2^n applied in two halves so that results in the
 // subnormal range round once and overflow gives inf. Max error 0.9 ulp.
 TA_LANE_INLINE VecF exp(const VecF& x) {
-  const VecF xc = math::bound(x, VecF(-104.5f), VecF(89.f));  // beyond: 0 and inf
-  const VecF n = (xc * VecF(kLog2e)).round();
-  const VecF r = reduce_ln2(xc, n);
-  const VecF p = polynomial(r, 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f, 0.00836853217f,
-                            0.00138182961f);
+  const auto [n, p] = exp_split(math::bound(x, VecF(-104.5f), VecF(89.f)));  // beyond: 0 and inf
   const VecF n1 = (n * VecF(0.5f)).floor();
   return p * pow2i(n1) * pow2i(n - n1);
 }
@@ -233,20 +240,17 @@ TA_LANE_INLINE VecF expm1(const VecF& x) {
   return at::vec::fmadd(s, q, s - VecF(1.f));
 }
 
+// exp(x) * 2^64 for x in [-105.2, 0] (the caller's range): n + 64 stays in
+// pow2i's range, so one pow2i does.
 TA_LANE_INLINE VecF exp_times_2_64(const VecF& x) {
-  const VecF n = (x * VecF(kLog2e)).round();
-  const VecF p = polynomial(reduce_ln2(x, n), 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f,
-                            0.00836853217f, 0.00138182961f);
+  const auto [n, p] = exp_split(x);
   return p * pow2i(n + VecF(64.f));
 }
 
 // exp(x) for x >= 0 (or NaN), for tanh: no result is subnormal, so one
 // pow2i does; x stops at 88, where exp is still finite and tanh is 1.
 TA_LANE_INLINE VecF exp_nonnegative(const VecF& x) {
-  const VecF xc = math::bound(x, VecF(0.f), VecF(88.f));
-  const VecF n = (xc * VecF(kLog2e)).round();
-  const VecF p = polynomial(reduce_ln2(xc, n), 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f,
-                            0.00836853217f, 0.00138182961f);
+  const auto [n, p] = exp_split(math::bound(x, VecF(0.f), VecF(88.f)));
   return p * pow2i(n);
 }
 

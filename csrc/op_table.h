@@ -148,25 +148,26 @@ inline Tensor in_layout_of(const Tensor& t, const Tensor& like) {
 }
 
 // torch's backward kernels allocate the gradient in the layout of their first
-// operand: the saved tensor for relu, leaky_relu and prelu (threshold_backward,
-// leaky_relu_backward, _prelu_kernel_backward), the incoming gradient for the
-// others. Following the same rule keeps a model's gradients bitwise torch's.
+// operand: the result for relu (threshold_backward), the input for leaky_relu
+// (leaky_relu_backward; prelu's is channelwise_backward's own), the incoming
+// gradient for the others. Following the same rule keeps a model's gradients
+// bitwise torch's.
+enum class GradLayout { Grad, Input, Output };
 template <template <class> class Op>
-inline constexpr bool kGradLikeSaved = false;
+inline constexpr GradLayout kGradLayout = GradLayout::Grad;
 template <>
-inline constexpr bool kGradLikeSaved<ReLU> = true;
+inline constexpr GradLayout kGradLayout<ReLU> = GradLayout::Output;
 template <>
-inline constexpr bool kGradLikeSaved<LeakyReLU> = true;
+inline constexpr GradLayout kGradLayout<LeakyReLU> = GradLayout::Input;
 
 // Whether autograd keeps the output of a call on x (else x): the functor's
-// rule, and for leaky_relu, whose torch backward lays the gradient out like
-// the input, an input the output shares its layout with (a dense one). Ops
-// whose gradient follows the saved tensor's layout have one formula for
-// either tensor, so the kernels need not hear of this second condition.
+// rule, and where torch lays the gradient out like the input, an input the
+// output shares its layout with (a dense one). Such ops read either tensor
+// with one formula, so the kernels need not hear of this second condition.
 template <template <class> class Op, class... P>
 bool saves_output(const Tensor& x, P... p) {
   if (!saved_is_output<Op>(x.scalar_type(), p...)) return false;
-  if constexpr (kGradLikeSaved<Op> && !std::is_same_v<Op<float>, ReLU<float>>) {
+  if constexpr (kGradLayout<Op> == GradLayout::Input) {
     static_assert(!kHasOutputFormula<Op<float>>, "one formula for the input and the output");
     return is_symbolic(x) || x.is_non_overlapping_and_dense();
   }
@@ -213,7 +214,8 @@ Tensor pointwise_backward(const Tensor& grad, const Tensor& saved, P... p) {
   check_float(name, saved, "saved tensor");
   check_pair(name, grad, "grad", saved, "saved tensor", /*same_shape=*/true);
   check_params<Op>(p...);
-  Tensor out = kGradLikeSaved<Op> ? output_like(saved, grad) : output_like(grad, saved);
+  // relu, leaky_relu: saved has the layout torch's gradient takes (see saves_output)
+  Tensor out = kGradLayout<Op> == GradLayout::Grad ? output_like(grad, saved) : output_like(saved, grad);
   if constexpr (B::kComputes) {
     if (out.numel() > 0) {
       B::template backward<Op>(in_layout_of(grad, out), in_layout_of(saved, out), out,

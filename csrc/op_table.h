@@ -10,6 +10,10 @@
 //   B::forward<Op>(x, out, params...)            out = Op.forward(x)
 //   B::backward<Op>(grad, saved, out, saved_output, params...)
 //        out = Backward<Op>{op, saved_output}(grad, saved)
+//   B::coded_forward<Op>(x, out, codes, params...)   out = Op.forward(x), and
+//        codes = Codec's codes of Op.backward(1, x)      (contiguous tensors)
+//   B::coded_backward<Op>(grad, codes, out, params...)
+//        out = Codec's decoded_backward(grad, state of codes)
 //   B::channelwise_forward<Op>(x, w, out, channel_stride, channels)
 //   B::channelwise_backward<Op>(grad, x, w, grad_x, channel_stride, channels)
 //        -> per-channel weight gradient in the compute type (float or double)
@@ -225,6 +229,67 @@ Tensor pointwise_backward(const Tensor& grad, const Tensor& saved, P... p) {
   return out;
 }
 
+// ------------------------------------------------- coded saved state (opt-in)
+
+// Bits of saved state per element of an op's codes (saved="mask" or
+// "uint8"); 0 where it has none, and then no coded ops either.
+template <template <class> class Op>
+inline constexpr int kCodeBits = code_bits<Op<float>>();
+
+inline c10::SymInt code_bytes(const c10::SymInt& elements, int bits) { return (elements * bits + 7) / 8; }
+
+// Runs `compute(dense)` into a contiguous tensor and returns it in `out`'s
+// layout: codes follow the elements' logical (row-major) order, so the
+// kernels see contiguous tensors whatever the input's layout.
+template <class Compute>
+void into_layout(const Tensor& out, Compute&& compute) {
+  if (out.is_contiguous()) return compute(out);
+  Tensor dense = at::empty(out.sizes(), out.options());
+  compute(dense);
+  out.copy_(dense);
+}
+
+// (output, codes): the forward and the codes of backward's derivative.
+template <class B, template <class> class Op, class... P>
+std::tuple<Tensor, Tensor> pointwise_coded(const Tensor& x, P... p) {
+  const char* name = Op<float>::name;
+  check_float(name, x);
+  check_params<Op>(p...);
+  Tensor out = output_like(x);
+  Tensor codes = at::empty_symint({code_bytes(x.sym_numel(), kCodeBits<Op>)}, x.options().dtype(at::kByte));
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      into_layout(out, [&](const Tensor& dense) { B::template coded_forward<Op>(x.contiguous(), dense, codes, p...); });
+    }
+  }
+  return {out, codes};
+}
+
+template <class B, template <class> class Op, class... P>
+Tensor pointwise_coded_backward(const Tensor& grad, const Tensor& codes, P... p) {
+  const std::string name = std::string(Op<float>::name) + "_coded_backward";
+  check_float(name.c_str(), grad, "grad");
+  TORCH_CHECK(codes.defined() && codes.scalar_type() == at::kByte && codes.dim() == 1, "torch_activations.",
+              name, ": expected the codes of ", Op<float>::name, "_coded (a 1-D uint8 tensor), got ",
+              codes.defined() ? c10::toString(codes.scalar_type()) : "an undefined tensor",
+              codes.defined() ? " of " + std::to_string(codes.dim()) + " dimensions" : "");
+  TORCH_CHECK(codes.device() == grad.device(), "torch_activations.", name, ": grad is on ", grad.device(),
+              " but the codes are on ", codes.device());
+  TORCH_CHECK(codes.sym_numel() == code_bytes(grad.sym_numel(), kCodeBits<Op>), "torch_activations.", name,
+              ": ", codes.sym_numel(), " bytes of codes do not match a grad of ", grad.sym_numel(),
+              " elements (", kCodeBits<Op>, " bits each)");
+  check_params<Op>(p...);
+  Tensor out = output_like(grad);
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      into_layout(out, [&](const Tensor& dense) {
+        B::template coded_backward<Op>(grad.contiguous(), codes.contiguous(), dense, p...);
+      });
+    }
+  }
+  return out;
+}
+
 // -------------------------------------------------------------- channelwise
 
 // Number of weight channels, checked as torch.nn.functional.prelu checks it:
@@ -361,6 +426,10 @@ struct KernelRegistrar {
     m.impl(name.c_str(), &pointwise_forward<B, Op, P...>);
     m.impl((name + "_").c_str(), &pointwise_forward_inplace<B, Op, P...>);
     m.impl((name + "_backward").c_str(), &pointwise_backward<B, Op, P...>);
+    if constexpr (kCodeBits<Op> > 0) {
+      m.impl((name + "_coded").c_str(), &pointwise_coded<B, Op, P...>);
+      m.impl((name + "_coded_backward").c_str(), &pointwise_coded_backward<B, Op, P...>);
+    }
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {

@@ -39,6 +39,11 @@ struct SchemaDefiner {
     m.def((name + "(Tensor x" + params + ") -> Tensor").c_str());
     m.def((name + "_(Tensor(a!) x" + params + ") -> ()").c_str());
     m.def((name + "_backward(Tensor grad, Tensor saved" + params + ") -> Tensor").c_str());
+    // opt-in compact saved state (saved="mask" or "uint8"): output and codes, backward from codes
+    if constexpr (kCodeBits<Op> > 0) {
+      m.def((name + "_coded(Tensor x" + params + ") -> (Tensor, Tensor)").c_str());
+      m.def((name + "_coded_backward(Tensor grad, Tensor codes" + params + ") -> Tensor").c_str());
+    }
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {

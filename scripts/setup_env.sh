@@ -20,9 +20,9 @@ say() { echo "[setup_env] $*"; }
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
 py="$VENV/bin/python"
-say "installing torch $TORCH_VERSION, pytest, numpy, matplotlib, transformers (a test dependency) into $VENV"
+say "installing torch $TORCH_VERSION, pytest, numpy, matplotlib, and the test dependencies transformers and scikit-learn into $VENV"
 "$py" -m pip install -q --disable-pip-version-check --upgrade pip "setuptools>=64" wheel
-"$py" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" pytest numpy matplotlib "transformers==5.23.0"
+"$py" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" pytest numpy matplotlib "transformers==5.23.0" scikit-learn
 
 # The progress lines (one per library) go to the terminal, everything to $LOG.
 mkdir -p "$(dirname "$LOG")"

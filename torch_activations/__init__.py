@@ -9,6 +9,7 @@ forward and backward kernels for CPU (SIMD, per instruction set) and CUDA.
 
 from . import _library
 from . import _ops  # noqa: F401  (fake kernels and autograd)
+from . import _saved  # noqa: F401  (autograd of the saved= modes' ops)
 from . import functional, nn, registry
 from .convert import convert, find_activations
 from ._library import CPU_ISA, CUDA_EMULATION, HAS_CUDA_KERNELS, SUPPORTED_CPU_ISAS

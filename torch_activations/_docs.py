@@ -34,6 +34,9 @@ _PARAMETERS = {
     "init": ("float", "initial value of every slope"),
     "learnable": ("bool", "make beta a one-element Parameter that trains with the model"),
     "device": ("torch.device", "where the parameter is created"),
+    "saved": ("str", "what backward keeps: 'auto' (exact, least memory), 'input', 'output', and where the op "
+                     "has one, 'mask' (exact codes, 1 or 2 bits per element) or 'uint8' (the derivative in "
+                     "one byte; each gradient element off by at most |grad| / 252)"),
 }
 _OVERRIDES = {
     ("elu", "alpha"): ("float", "the value approached as x -> -inf is -alpha"),
@@ -64,6 +67,10 @@ def _saves(specs) -> str:
     saved = f"the {main.saves} (one tensor the size of the input; no intermediate)"
     if main.saves_otherwise:
         saved += f"; the {main.saves_otherwise}"
+    if main.coded == "mask":
+        saved += f"; with saved='mask', {main.code_bits} bit{'s' if main.code_bits > 1 else ''} per element (exact)"
+    elif main.coded == "uint8":
+        saved += "; with saved='uint8', 1 byte per element (gradient off by at most |grad| / 252)"
     if any(spec.name == "swish_learnable" for spec in specs):
         saved += "; with a tensor beta, the input and beta"
     return saved

@@ -40,11 +40,29 @@ def _same_batch(info, tensors, in_dims):
 
 def saves_output(spec, x, *params):
     """Whether backward of `spec` called on x keeps the output (else x): the
-    C++ rule (csrc/op_table.h, saves_output), which depends on the parameters
-    and the dtype for some ops."""
+    C++ rule (csrc/op_table.h, saves_output), which depends on the parameters,
+    the dtype and (for leaky_relu) whether x is dense."""
     if spec.kind == POINTWISE:
-        return getattr(_C, f"{spec.name}_saves_output")(x, *params)
+        return _pointwise_saves_output(spec.name, x.dtype, _is_dense(x), tuple(params))
     return spec.saves == "output"
+
+
+def _is_dense(x):
+    """Tensor.is_non_overlapping_and_dense(), in Python strides (which tracing reads)."""
+    if x.numel() == 0:
+        return True
+    expected = 1
+    for size, stride in sorted(((n, s) for n, s in zip(x.shape, x.stride()) if n != 1), key=lambda d: d[1]):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+@torch.compiler.assume_constant_result  # while tracing: evaluated once, a constant of the graph
+def _pointwise_saves_output(name, dtype, dense, params):
+    x = torch.empty(2, dtype=dtype) if dense else torch.empty(2, 2, dtype=dtype)[:, :1]
+    return getattr(_C, f"{name}_saves_output")(x, *params)
 
 
 def _register_pointwise(spec):

@@ -24,8 +24,9 @@ from typing import Callable, Iterable, List, Optional, Union
 
 import torch
 
+from . import _saved
 from . import nn as ta_nn
-from .registry import ACTIVATIONS
+from .registry import ACTIVATIONS, BY_NAME
 
 __all__ = ["convert", "find_activations", "Found"]
 
@@ -62,6 +63,8 @@ def _adopt(new_cls: type) -> Callable:
     def replace(module):
         new = new_cls.__new__(new_cls)
         new.__dict__ = module.__dict__.copy()
+        if getattr(new_cls, "_saved_op", None):
+            new.saved = "auto"  # the drop-in's own attribute (torch's class has none)
         return new
 
     return replace
@@ -204,7 +207,7 @@ def find_activations(model: torch.nn.Module) -> List[Found]:
 
 def convert(model: torch.nn.Module, *, inplace: bool = False,
             include: Optional[Iterable[Selector]] = None,
-            exclude: Optional[Iterable[Selector]] = None) -> torch.nn.Module:
+            exclude: Optional[Iterable[Selector]] = None, saved: str = "auto") -> torch.nn.Module:
     """``model`` with every activation module that has an exact twin here
     replaced by it (see find_activations for what is found and kept).
 
@@ -216,7 +219,14 @@ def convert(model: torch.nn.Module, *, inplace: bool = False,
     include, only the matching activations are converted; exclude wins over
     include. The model itself is never replaced, only its submodules (an
     activation passed alone comes back as it was).
+    saved: what backward keeps (see torch_activations.functional), set on
+    every replacement whose op takes that mode; the others keep "auto". So
+    saved="uint8" makes the GELUs and SiLUs of a model lean and leaves its
+    ReLUs exact, and saved="mask" the reverse.
     """
+    if saved not in _saved.MODES:
+        raise ValueError(f"torch_activations.convert: saved must be one of {', '.join(map(repr, _saved.MODES))}, "
+                         f"got {saved!r}")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"torch_activations.convert: expected an nn.Module, got {type(model).__name__}")
     if not inplace:
@@ -238,5 +248,8 @@ def convert(model: torch.nn.Module, *, inplace: bool = False,
         if _selected(path, module, exclude):
             continue
         replaced[id(module)] = plan[1](module)
+        op = getattr(type(replaced[id(module)]), "_saved_op", None)
+        if saved != "auto" and op and saved in _saved.modes(BY_NAME[op]):
+            replaced[id(module)].saved = saved
         setattr(model.get_submodule(parent_path), name, replaced[id(module)])
     return model

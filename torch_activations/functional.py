@@ -16,7 +16,7 @@ from typing import Optional, Union
 import torch
 from torch._C import _has_torch_function_unary, _has_torch_function_variadic
 
-from . import _ops
+from . import _ops, _saved
 from ._library import _C
 from .registry import ACTIVATIONS
 
@@ -33,7 +33,9 @@ def _eager(input: Tensor) -> bool:
     return not (_is_compiling() or _has_torch_function_unary(input))
 
 
-def _pointwise(name: str, input: Tensor, params: tuple, inplace: bool) -> Tensor:
+def _pointwise(name: str, input: Tensor, params: tuple, inplace: bool, saved: str = "auto") -> Tensor:
+    if saved != "auto":  # opt-in modes (torch_activations._saved)
+        return _saved.call(name, input, params, inplace, saved)
     fast = not (_is_compiling() or _has_torch_function_unary(input))  # _eager, inlined: per-call cost
     if inplace:
         (getattr(_C, name + "_") if fast else getattr(ops, name + "_"))(input, *params)
@@ -41,73 +43,75 @@ def _pointwise(name: str, input: Tensor, params: tuple, inplace: bool) -> Tensor
     return (getattr(_C, name) if fast else getattr(ops, name))(input, *params)
 
 
-def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _pointwise("relu", input, (), inplace)
+def relu(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("relu", input, (), inplace, saved)
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    return _pointwise("leaky_relu", input, (float(negative_slope),), inplace)
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("leaky_relu", input, (float(negative_slope),), inplace, saved)
 
 
-def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    return _pointwise("relu6", input, (), inplace)
+def relu6(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("relu6", input, (), inplace, saved)
 
 
-def leaky_relu6(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+def leaky_relu6(input: Tensor, negative_slope: float = 0.01, inplace: bool = False, *, saved: str = "auto") -> Tensor:
     """negative_slope * x for x < 0, x for 0 <= x <= 6, 6 for x > 6."""
-    return _pointwise("leaky_relu6", input, (float(negative_slope),), inplace)
+    return _pointwise("leaky_relu6", input, (float(negative_slope),), inplace, saved)
 
 
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return _pointwise("elu", input, (float(alpha),), inplace)
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("elu", input, (float(alpha),), inplace, saved)
 
 
-def selu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _pointwise("selu", input, (), inplace)
+def selu(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("selu", input, (), inplace, saved)
 
 
-def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return _pointwise("celu", input, (float(alpha),), inplace)
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("celu", input, (float(alpha),), inplace, saved)
 
 
-def sigmoid(input: Tensor) -> Tensor:
-    return _pointwise("sigmoid", input, (), False)
+def sigmoid(input: Tensor, *, saved: str = "auto") -> Tensor:
+    return _pointwise("sigmoid", input, (), False, saved)
 
 
-def tanh(input: Tensor) -> Tensor:
-    return _pointwise("tanh", input, (), False)
+def tanh(input: Tensor, *, saved: str = "auto") -> Tensor:
+    return _pointwise("tanh", input, (), False, saved)
 
 
-def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _pointwise("silu", input, (), inplace)
+def silu(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("silu", input, (), inplace, saved)
 
 
-def swish(input: Tensor, beta: Union[float, Tensor] = 1.0) -> Tensor:
+def swish(input: Tensor, beta: Union[float, Tensor] = 1.0, *, saved: str = "auto") -> Tensor:
     """x * sigmoid(beta * x). A tensor beta (one element) is differentiable."""
     if isinstance(beta, Tensor):
+        if saved != "auto":
+            raise ValueError(f"torch_activations.swish: a tensor beta keeps the input (saved='auto'), got saved={saved!r}")
         fast = not (_is_compiling() or _has_torch_function_variadic(input, beta))
         return (_C.swish_learnable if fast else ops.swish_learnable)(input, beta)
-    return _pointwise("swish", input, (float(beta),), False)
+    return _pointwise("swish", input, (float(beta),), False, saved)
 
 
-def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    return _pointwise("hardswish", input, (), inplace)
+def hardswish(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("hardswish", input, (), inplace, saved)
 
 
-def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    return _pointwise("hardsigmoid", input, (), inplace)
+def hardsigmoid(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("hardsigmoid", input, (), inplace, saved)
 
 
-def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    return _pointwise("mish", input, (), inplace)
+def mish(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
+    return _pointwise("mish", input, (), inplace, saved)
 
 
-def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    return _pointwise("gelu", input, (approximate,), False)
+def gelu(input: Tensor, approximate: str = "none", *, saved: str = "auto") -> Tensor:
+    return _pointwise("gelu", input, (approximate,), False, saved)
 
 
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return _pointwise("softplus", input, (float(beta), float(threshold)), False)
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0, *, saved: str = "auto") -> Tensor:
+    return _pointwise("softplus", input, (float(beta), float(threshold)), False, saved)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:

@@ -9,141 +9,189 @@ it calls torch_activations.functional, whose fast binding TorchScript cannot
 see. torch.jit.trace, torch.compile and torch.export work on every module.
 """
 
+import inspect
 from typing import Optional
 
 import torch
 from torch import Tensor
 
-from . import functional
-from .registry import ACTIVATIONS
+from . import _saved, functional
+from .registry import ACTIVATIONS, POINTWISE
+
+
+def _scripted_saved(saved: str) -> None:
+    if saved != "auto":
+        raise RuntimeError("torch_activations: a scripted module runs saved='auto' only, got saved='" + saved
+                           + "' (eager, torch.compile and torch.export run every mode)")
+
+
+def _saved_repr(base: str, saved: str) -> str:
+    if saved == "auto":
+        return base
+    return f"{base}, saved={saved!r}" if base else f"saved={saved!r}"
+
+
+def _accept_saved(cls, name):
+    """Give a torch.nn twin's subclass the keyword-only constructor argument
+    saved= (torch_activations._saved), its repr and its signature."""
+    twin_init, twin_repr = cls.__init__, cls.extra_repr
+
+    def __init__(self, *args, saved: str = "auto", **kwargs):
+        twin_init(self, *args, **kwargs)
+        self.saved = _saved.check(name, saved)
+
+    def extra_repr(self) -> str:
+        return _saved_repr(twin_repr(self), self.saved)
+
+    cls._saved_op = name  # the op whose saved= modes the module takes
+    signature = inspect.signature(twin_init)
+    saved_parameter = inspect.Parameter("saved", inspect.Parameter.KEYWORD_ONLY, default="auto", annotation=str)
+    parameters = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
+    rest = [p for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD]
+    __init__.__signature__ = signature.replace(parameters=[*parameters, saved_parameter, *rest])
+    cls.__init__, cls.extra_repr = __init__, extra_repr
 
 
 class ReLU(torch.nn.ReLU):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.relu_(input)
                 return input
             return torch.ops.torch_activations.relu(input)
-        return functional.relu(input, self.inplace)
+        return functional.relu(input, self.inplace, saved=self.saved)
 
 
 class LeakyReLU(torch.nn.LeakyReLU):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.leaky_relu_(input, self.negative_slope)
                 return input
             return torch.ops.torch_activations.leaky_relu(input, self.negative_slope)
-        return functional.leaky_relu(input, self.negative_slope, self.inplace)
+        return functional.leaky_relu(input, self.negative_slope, self.inplace, saved=self.saved)
 
 
 class ReLU6(torch.nn.ReLU6):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.relu6_(input)
                 return input
             return torch.ops.torch_activations.relu6(input)
-        return functional.relu6(input, self.inplace)
+        return functional.relu6(input, self.inplace, saved=self.saved)
 
 
 class ELU(torch.nn.ELU):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.elu_(input, self.alpha)
                 return input
             return torch.ops.torch_activations.elu(input, self.alpha)
-        return functional.elu(input, self.alpha, self.inplace)
+        return functional.elu(input, self.alpha, self.inplace, saved=self.saved)
 
 
 class SELU(torch.nn.SELU):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.selu_(input)
                 return input
             return torch.ops.torch_activations.selu(input)
-        return functional.selu(input, self.inplace)
+        return functional.selu(input, self.inplace, saved=self.saved)
 
 
 class CELU(torch.nn.CELU):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.celu_(input, self.alpha)
                 return input
             return torch.ops.torch_activations.celu(input, self.alpha)
-        return functional.celu(input, self.alpha, self.inplace)
+        return functional.celu(input, self.alpha, self.inplace, saved=self.saved)
 
 
 class Sigmoid(torch.nn.Sigmoid):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             return torch.ops.torch_activations.sigmoid(input)
-        return functional.sigmoid(input)
+        return functional.sigmoid(input, saved=self.saved)
 
 
 class Tanh(torch.nn.Tanh):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             return torch.ops.torch_activations.tanh(input)
-        return functional.tanh(input)
+        return functional.tanh(input, saved=self.saved)
 
 
 class SiLU(torch.nn.SiLU):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.silu_(input)
                 return input
             return torch.ops.torch_activations.silu(input)
-        return functional.silu(input, self.inplace)
+        return functional.silu(input, self.inplace, saved=self.saved)
 
 
 class Hardswish(torch.nn.Hardswish):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.hardswish_(input)
                 return input
             return torch.ops.torch_activations.hardswish(input)
-        return functional.hardswish(input, self.inplace)
+        return functional.hardswish(input, self.inplace, saved=self.saved)
 
 
 class Hardsigmoid(torch.nn.Hardsigmoid):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.hardsigmoid_(input)
                 return input
             return torch.ops.torch_activations.hardsigmoid(input)
-        return functional.hardsigmoid(input, self.inplace)
+        return functional.hardsigmoid(input, self.inplace, saved=self.saved)
 
 
 class Mish(torch.nn.Mish):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.mish_(input)
                 return input
             return torch.ops.torch_activations.mish(input)
-        return functional.mish(input, self.inplace)
+        return functional.mish(input, self.inplace, saved=self.saved)
 
 
 class GELU(torch.nn.GELU):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             return torch.ops.torch_activations.gelu(input, self.approximate)
-        return functional.gelu(input, self.approximate)
+        return functional.gelu(input, self.approximate, saved=self.saved)
 
 
 class Softplus(torch.nn.Softplus):
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             return torch.ops.torch_activations.softplus(input, self.beta, self.threshold)
-        return functional.softplus(input, self.beta, self.threshold)
+        return functional.softplus(input, self.beta, self.threshold, saved=self.saved)
 
 class PReLU(torch.nn.PReLU):
     def forward(self, input: Tensor) -> Tensor:
@@ -177,23 +225,26 @@ class LeakyReLU6(torch.nn.Module):
     """Leaky ReLU with ReLU6's cap: negative_slope * x below 0, x on [0, 6], 6 above."""
 
     __constants__ = ["inplace", "negative_slope"]
+    _saved_op = "leaky_relu6"
 
-    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False, *, saved: str = "auto") -> None:
         super().__init__()
         self.negative_slope = negative_slope
         self.inplace = inplace
+        self.saved = _saved.check("leaky_relu6", saved)
 
     def forward(self, input: Tensor) -> Tensor:
         if torch.jit.is_scripting():
+            _scripted_saved(self.saved)
             if self.inplace:
                 torch.ops.torch_activations.leaky_relu6_(input, self.negative_slope)
                 return input
             return torch.ops.torch_activations.leaky_relu6(input, self.negative_slope)
-        return functional.leaky_relu6(input, self.negative_slope, self.inplace)
+        return functional.leaky_relu6(input, self.negative_slope, self.inplace, saved=self.saved)
 
     def extra_repr(self) -> str:
         inplace_str = ", inplace=True" if self.inplace else ""
-        return f"negative_slope={self.negative_slope}{inplace_str}"
+        return _saved_repr(f"negative_slope={self.negative_slope}{inplace_str}", self.saved)
 
 
 class Swish(torch.nn.Module):
@@ -201,10 +252,15 @@ class Swish(torch.nn.Module):
     value) trained with the rest of the model."""
 
     __constants__ = ["learnable"]
+    _saved_op = "swish"
 
-    def __init__(self, beta: float = 1.0, learnable: bool = False, device=None, dtype=None) -> None:
+    def __init__(self, beta: float = 1.0, learnable: bool = False, device=None, dtype=None, *,
+                 saved: str = "auto") -> None:
         super().__init__()
         self.learnable = learnable
+        if learnable and saved != "auto":
+            raise ValueError(f"torch_activations.nn.Swish: a learnable beta keeps the input (saved='auto'), got saved={saved!r}")
+        self.saved = _saved.check("swish", saved)
         if learnable:
             self.beta = torch.nn.Parameter(torch.full((1,), float(beta), device=device, dtype=dtype))
         else:
@@ -215,13 +271,14 @@ class Swish(torch.nn.Module):
             # `learnable` is a constant: TorchScript compiles only the branch this instance takes
             if self.learnable:
                 return torch.ops.torch_activations.swish_learnable(input, self.beta)
+            _scripted_saved(self.saved)
             return torch.ops.torch_activations.swish(input, self.beta)
-        return functional.swish(input, self.beta)
+        return functional.swish(input, self.beta, saved=self.saved)
 
     def extra_repr(self) -> str:
         if self.learnable:
             return "learnable=True"
-        return f"beta={self.beta}"
+        return _saved_repr(f"beta={self.beta}", self.saved)
 
 
 def _describe(cls, spec):
@@ -233,6 +290,8 @@ def _describe(cls, spec):
 for _spec in ACTIVATIONS:
     if _spec.torch_module is not None:
         _describe(globals()[_spec.module], _spec)
+        if _spec.kind == POINTWISE:
+            _accept_saved(globals()[_spec.module], _spec.name)
 
 __all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"]
 

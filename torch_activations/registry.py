@@ -38,6 +38,10 @@ class Activation:
     second: Optional[Callable] = None
     # the same in the output, where the op saves its output only for some parameters or dtypes
     second_from_output: Optional[Callable] = None
+    # opt-in compact saved state (saved=): "mask" (exact codes) or "uint8"
+    # (quantized derivative), with its bits per element; "" where it has none
+    coded: str = ""
+    code_bits: int = 0
     inplace: bool = False  # functional and module take inplace=
     kinks: tuple = ()  # inputs where the derivative jumps (tested exactly, never differentiated numerically)
     notes: str = ""
@@ -159,6 +163,7 @@ ACTIVATIONS = (
         reference=lambda x: torch.where(x > 0, x, torch.zeros_like(x)),
         torch_functional=F.relu, torch_module=torch.nn.ReLU,
         saves="output", second=_zero, inplace=True, kinks=(0.0,),
+        coded="mask", code_bits=1,
     ),
     Activation(
         "leaky_relu", "LeakyReLU", POINTWISE, params=(("negative_slope", 0.01),),
@@ -167,6 +172,7 @@ ACTIVATIONS = (
         torch_functional=F.leaky_relu, torch_module=torch.nn.LeakyReLU,
         saves="output", saves_otherwise="input where negative_slope < 0",
         second=_zero, inplace=True, kinks=(0.0,),
+        coded="mask", code_bits=1,
     ),
     Activation(
         "relu6", "ReLU6", POINTWISE,
@@ -174,6 +180,7 @@ ACTIVATIONS = (
         reference=lambda x: _hardtanh_like(x, 6.0),
         torch_functional=F.relu6, torch_module=torch.nn.ReLU6,
         saves="output", second=_zero, inplace=True, kinks=(0.0, 6.0),
+        coded="mask", code_bits=2,
     ),
     Activation(
         "leaky_relu6", "LeakyReLU6", POINTWISE, params=(("negative_slope", 0.01),),
@@ -183,6 +190,7 @@ ACTIVATIONS = (
         saves="output", saves_otherwise="input where negative_slope < 0",
         second=_zero, inplace=True, kinks=(0.0, 6.0),
         notes="slope*x below 0, x on [0, 6], 6 above; no framework ships it",
+        coded="mask", code_bits=2,
     ),
     Activation(
         "elu", "ELU", POINTWISE, params=(("alpha", 1.0),),
@@ -232,6 +240,7 @@ ACTIVATIONS = (
         reference=lambda x: x * _sigmoid_reference(x),
         torch_functional=F.silu, torch_module=torch.nn.SiLU,
         second=lambda x: _swish_second(x, 1.0), inplace=True,
+        coded="uint8", code_bits=8,
     ),
     Activation(
         "swish", "Swish", POINTWISE, params=(("beta", 1.0),),
@@ -239,6 +248,7 @@ ACTIVATIONS = (
         reference=lambda x, beta: x * _sigmoid_reference(beta * x),
         second=_swish_second,
         notes="x * sigmoid(beta * x); nn.Swish(learnable=True) uses swish_learnable",
+        coded="uint8", code_bits=8,
     ),
     Activation(
         "hardswish", "Hardswish", POINTWISE,
@@ -247,6 +257,7 @@ ACTIVATIONS = (
         torch_functional=F.hardswish, torch_module=torch.nn.Hardswish,
         second=lambda x: torch.where((x > -3) & (x < 3), torch.full_like(x, 1 / 3), torch.zeros_like(x)),
         inplace=True, kinks=(-3.0, 3.0),
+        coded="uint8", code_bits=8,
     ),
     Activation(
         "hardsigmoid", "Hardsigmoid", POINTWISE,
@@ -254,6 +265,7 @@ ACTIVATIONS = (
         reference=lambda x: torch.where(x <= -3, torch.zeros_like(x), torch.where(x >= 3, torch.ones_like(x), x / 6 + 0.5)),
         torch_functional=F.hardsigmoid, torch_module=torch.nn.Hardsigmoid,
         second=_zero, inplace=True, kinks=(-3.0, 3.0),
+        coded="mask", code_bits=2,
     ),
     Activation(
         "mish", "Mish", POINTWISE,
@@ -261,6 +273,7 @@ ACTIVATIONS = (
         reference=lambda x: x * torch.tanh(_softplus_reference(x)),
         torch_functional=F.mish, torch_module=torch.nn.Mish,
         second=_mish_second, inplace=True,
+        coded="uint8", code_bits=8,
     ),
     Activation(
         "gelu", "GELU", POINTWISE, params=(("approximate", "none"),),
@@ -269,6 +282,7 @@ ACTIVATIONS = (
         reference=_gelu_reference,
         torch_functional=F.gelu, torch_module=torch.nn.GELU,
         second=_gelu_second,
+        coded="uint8", code_bits=8,
     ),
     Activation(
         "softplus", "Softplus", POINTWISE, params=(("beta", 1.0), ("threshold", 20.0)),

@@ -13,6 +13,7 @@
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -213,6 +214,85 @@ struct CpuBackend {
       const Backward<Op<Acc>> f{Op<Acc>(p...), saved_output};
       map_parallel(g.numel(), f, out.data_ptr<scalar_t>(), g.const_data_ptr<scalar_t>(),
                    saved.const_data_ptr<scalar_t>());
+    });
+  }
+
+  // Coded saved state: blocks of kCodeBlock elements (a multiple of 8, so no
+  // byte of codes straddles two tasks). Forward computes the output and the
+  // derivative in lanes, the derivative into a buffer, then encodes it;
+  // backward decodes each code's state into a buffer, then runs lanes.
+  static constexpr int64_t kCodeBlock = 512;
+
+  template <template <class> class Op, class... P>
+  static void coded_forward(const Tensor& x, const Tensor& out, const Tensor& codes, P... p) {
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using L = Lanes<scalar_t>;
+      using Acc = typename L::Acc;
+      using C = Codec<Op, Acc>;
+      const C codec{Op<Acc>(p...)};
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      scalar_t* yp = out.data_ptr<scalar_t>();
+      uint8_t* cp = codes.data_ptr<uint8_t>();
+      const int64_t n = x.numel();
+      at::parallel_for(0, (n + kCodeBlock - 1) / kCodeBlock, kGrain / kCodeBlock, [&](int64_t b0, int64_t b1) {
+        alignas(64) Acc d[kCodeBlock];
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t begin = b * kCodeBlock, len = std::min(kCodeBlock, n - begin);
+          for (int64_t i = 0; i < len; i += L::kStep) {
+            const int64_t count = std::min(L::kStep, len - i);
+            const auto v = L::load(xp + begin + i, count);
+            typename L::Vecs y;
+            for (int part = 0; part < L::kParts; ++part) {
+              y[part] = codec.op.forward(v[part]);
+              codec.op.backward(typename L::VecAcc(Acc(1)), v[part]).store(d + i + part * L::kPartSize);
+            }
+            L::store(yp + begin + i, y, count);
+          }
+          uint8_t* bytes = cp + begin / C::kPerByte;
+          for (int64_t j = 0; j < len; j += C::kPerByte) {
+            uint8_t byte = 0;
+            for (int k = 0; k < C::kPerByte && j + k < len; ++k) byte |= uint8_t(codec.encode(d[j + k]) << (k * C::kBits));
+            bytes[j / C::kPerByte] = byte;
+          }
+        }
+      });
+    });
+  }
+
+  template <template <class> class Op, class... P>
+  static void coded_backward(const Tensor& g, const Tensor& codes, const Tensor& out, P... p) {
+    TA_DISPATCH_FLOATING(g.scalar_type(), Op<float>::name, [&] {
+      using L = Lanes<scalar_t>;
+      using Acc = typename L::Acc;
+      using C = Codec<Op, Acc>;
+      const C codec{Op<Acc>(p...)};
+      constexpr int kMask = (1 << C::kBits) - 1;
+      std::array<Acc, kMask + 1> state;
+      for (int c = 0; c <= kMask; ++c) state[c] = codec.state(c);
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      const uint8_t* cp = codes.const_data_ptr<uint8_t>();
+      scalar_t* gxp = out.data_ptr<scalar_t>();
+      const int64_t n = g.numel();
+      at::parallel_for(0, (n + kCodeBlock - 1) / kCodeBlock, kGrain / kCodeBlock, [&](int64_t b0, int64_t b1) {
+        alignas(64) Acc s[kCodeBlock];
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t begin = b * kCodeBlock, len = std::min(kCodeBlock, n - begin);
+          const uint8_t* bytes = cp + begin / C::kPerByte;
+          for (int64_t j = 0; j < len; ++j) {
+            s[j] = state[(bytes[j / C::kPerByte] >> ((j % C::kPerByte) * C::kBits)) & kMask];
+          }
+          std::fill(s + len, s + std::min(kCodeBlock, (len + L::kStep - 1) / L::kStep * L::kStep), Acc(0));
+          for (int64_t i = 0; i < len; i += L::kStep) {
+            const int64_t count = std::min(L::kStep, len - i);
+            const auto v = L::load(gp + begin + i, count);
+            typename L::Vecs r;
+            for (int part = 0; part < L::kParts; ++part) {
+              r[part] = codec.decoded_backward(v[part], L::VecAcc::loadu(s + i + part * L::kPartSize));
+            }
+            L::store(gxp + begin + i, r, count);
+          }
+        }
+      });
     });
   }
 

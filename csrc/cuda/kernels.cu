@@ -118,6 +118,46 @@ void launch_pointwise(int64_t n, const F& f, T* out, const In*... in) {
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+// ------------------------------------------------------------ coded state
+
+// One thread per byte of codes: the kPerByte elements it packs (saved="mask"
+// or "uint8"; the codec is activations.h's, as on the CPU).
+template <class T, class C>
+__global__ void coded_forward_kernel(const T* x, T* y, uint8_t* codes, int64_t n, C codec) {
+  using Acc = at::opmath_type<T>;
+  const int64_t n_bytes = (n + C::kPerByte - 1) / C::kPerByte;
+  for (int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < n_bytes;
+       b += int64_t(gridDim.x) * blockDim.x) {
+    uint8_t byte = 0;
+#pragma unroll
+    for (int k = 0; k < C::kPerByte; ++k) {
+      const int64_t i = b * C::kPerByte + k;
+      if (i < n) {
+        const Acc xv = Acc(x[i]);
+        y[i] = T(codec.op.forward(xv));
+        byte |= uint8_t(codec.encode(codec.op.backward(Acc(1), xv)) << (k * C::kBits));
+      }
+    }
+    codes[b] = byte;
+  }
+}
+
+template <class T, class C>
+__global__ void coded_backward_kernel(const T* g, const uint8_t* codes, T* gx, int64_t n, C codec) {
+  using Acc = at::opmath_type<T>;
+  constexpr int kMask = (1 << C::kBits) - 1;
+  const int64_t n_bytes = (n + C::kPerByte - 1) / C::kPerByte;
+  for (int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < n_bytes;
+       b += int64_t(gridDim.x) * blockDim.x) {
+    const int byte = codes[b];
+#pragma unroll
+    for (int k = 0; k < C::kPerByte; ++k) {
+      const int64_t i = b * C::kPerByte + k;
+      if (i < n) gx[i] = T(codec.decoded_backward(Acc(g[i]), codec.state((byte >> (k * C::kBits)) & kMask)));
+    }
+  }
+}
+
 // ------------------------------------------------------------ channel-wise
 
 template <class T, class Op>
@@ -349,6 +389,32 @@ struct CudaBackend {
       using Acc = at::opmath_type<scalar_t>;
       launch_pointwise(g.numel(), Backward<Op<Acc>>{Op<Acc>(p...), saved_output}, out.data_ptr<scalar_t>(),
                        g.const_data_ptr<scalar_t>(), saved.const_data_ptr<scalar_t>());
+    });
+  }
+
+  template <template <class> class Op, class... P>
+  static void coded_forward(const Tensor& x, const Tensor& out, const Tensor& codes, P... p) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using C = Codec<Op, at::opmath_type<scalar_t>>;
+      const int64_t n_bytes = codes.numel();
+      TA_LAUNCH(grid_for(n_bytes, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream(),
+                coded_forward_kernel)(x.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
+                                      codes.data_ptr<uint8_t>(), x.numel(), C{typename C::Operation(p...)});
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  template <template <class> class Op, class... P>
+  static void coded_backward(const Tensor& g, const Tensor& codes, const Tensor& out, P... p) {
+    const c10::cuda::CUDAGuard guard(g.device());
+    TA_DISPATCH_FLOATING(g.scalar_type(), Op<float>::name, [&] {
+      using C = Codec<Op, at::opmath_type<scalar_t>>;
+      const int64_t n_bytes = codes.numel();
+      TA_LAUNCH(grid_for(n_bytes, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream(),
+                coded_backward_kernel)(g.const_data_ptr<scalar_t>(), codes.const_data_ptr<uint8_t>(),
+                                       out.data_ptr<scalar_t>(), g.numel(), C{typename C::Operation(p...)});
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
 

@@ -1,0 +1,139 @@
+"""saved=: what backward keeps for a pointwise activation, chosen per call
+(torch_activations.functional) and per module (torch_activations.nn).
+
+- "auto" (default): exact, the least memory that stays exact: the output
+  where the derivative follows from it, else the input (the C++ autograd).
+- "input": the input; where "auto" keeps the output, backward recomputes it
+  from the input first (one more forward pass in backward).
+- "output": the output; only where the derivative follows from it exactly
+  (else a ValueError), which is what "auto" does there.
+- "mask" (exact, piecewise-linear ops): a code per element, packed: 1 bit
+  for relu and leaky_relu, 2 bits for relu6, leaky_relu6 and hardsigmoid.
+- "uint8" (approximate, gelu, silu, swish, mish, hardswish): the derivative
+  rounded to a multiple of 1/126 in one byte, so each gradient element is off
+  by at most |grad| / 252 (0, 1/2 and 1 are exact).
+
+The coded modes run torch.ops.torch_activations.<op>_coded (output and
+codes) and <op>_coded_backward (gradient from the codes), whose autograd is
+registered here. A call that records no graph (no grad mode, or an input
+that does not require grad) runs as "auto": nothing is saved either way.
+"""
+
+import torch
+
+from . import _ops
+from .registry import BY_NAME, POINTWISE
+
+ops = torch.ops.torch_activations
+
+MODES = ("auto", "input", "output", "mask", "uint8")
+UINT8_GRADIENT_ERROR = 1 / 252  # bound on |grad_x - exact| / |grad| with saved="uint8"
+
+
+def modes(spec):
+    """The saved= modes an op accepts ("output" only where it is exact for
+    some parameters: the call checks its own)."""
+    if spec.kind != POINTWISE:
+        return ("auto",)
+    return ("auto", "input") + (("output",) if spec.saves == "output" else ()) + ((spec.coded,) if spec.coded else ())
+
+
+def check(name, saved):
+    """`saved` itself, if op `name` accepts it; else a ValueError naming both."""
+    spec = BY_NAME[name]
+    if saved in modes(spec):
+        return saved
+    if not isinstance(saved, str) or saved not in MODES:
+        raise ValueError(f"torch_activations.{name}: saved must be one of {', '.join(map(repr, MODES))}, got {saved!r}")
+    why = {
+        "output": "its derivative cannot be computed from its output",
+        "mask": "it is not piecewise linear (mask is for relu, leaky_relu, relu6, leaky_relu6, hardsigmoid)",
+        "uint8": "uint8 is for gelu, silu, swish, mish and hardswish",
+    }.get(saved, "it has no such mode")
+    raise ValueError(f"torch_activations.{name}: saved={saved!r} is not available: {why}; "
+                     f"it takes {', '.join(map(repr, modes(spec)))}")
+
+
+class _InputSaved(torch.autograd.Function):
+    """An op that would keep its output, keeping its input instead: backward
+    recomputes the output (differentiably, so double backward works)."""
+
+    @staticmethod
+    def forward(x, name, params):
+        return getattr(ops, name)(x, *params)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.name, ctx.params = inputs
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        y = getattr(ops, ctx.name)(x, *ctx.params)
+        return getattr(ops, f"{ctx.name}_backward")(grad, y, *ctx.params), None, None
+
+
+def call(name, x, params, inplace, saved):
+    """The activation `name` on x with saved= `saved` (validated here)."""
+    spec = BY_NAME[name]
+    check(name, saved)
+    plain = getattr(ops, f"{name}_" if inplace else name)
+    if saved == "output":
+        if not _ops.saves_output(spec, x, *params):
+            raise ValueError(f"torch_activations.{name}: saved='output' is not exact for parameters {params} "
+                             f"and a {x.dtype} input of this layout; backward needs the input here")
+        saved = "auto"  # what auto keeps here
+    elif saved == "input" and not _ops.saves_output(spec, x, *params):
+        saved = "auto"
+    if saved == "auto" or not (torch.is_grad_enabled() and x.requires_grad):
+        out = plain(x, *params)
+        return x if inplace else out
+    if saved == "input":
+        out = _InputSaved.apply(x.clone() if inplace else x, name, tuple(params))  # the input outlives the write
+    else:
+        out = getattr(ops, f"{name}_coded")(x, *params)[0]
+    if inplace:  # computed aside, then written: autograd's own in-place checks and version counter
+        return x.copy_(out)
+    return out
+
+
+def _register_coded(spec):
+    name = spec.name
+    coded_backward = getattr(ops, f"{name}_coded_backward")
+
+    def _refuse_double_backward():
+        raise RuntimeError(f"torch_activations.{name}: saved='uint8' keeps only a quantized first derivative; "
+                           "double backward (create_graph=True) needs saved='auto' or 'input'")
+
+    def setup_context(ctx, inputs, output):
+        ctx.params = tuple(inputs[1:])
+        ctx.save_for_backward(output[1])  # the codes alone
+
+    def backward(ctx, grad, _grad_codes):
+        if spec.coded == "uint8" and torch.is_grad_enabled():
+            _refuse_double_backward()  # create_graph=True: the second derivative is not kept
+        (codes,) = ctx.saved_tensors
+        return (coded_backward(grad, codes, *ctx.params),) + (None,) * len(ctx.params)
+
+    torch.library.register_autograd(f"torch_activations::{name}_coded", backward, setup_context=setup_context)
+
+    # grad_x = grad * f'(x) from codes: linear in grad; its derivative in x is
+    # 0 for the piecewise-linear ops, and not kept by the quantized codes
+    def setup_second(ctx, inputs, output):
+        ctx.params = tuple(inputs[2:])
+        ctx.save_for_backward(inputs[1])
+
+    def backward_second(ctx, grad_grad_x):
+        if spec.coded == "uint8":
+            _refuse_double_backward()
+        (codes,) = ctx.saved_tensors
+        return (coded_backward(grad_grad_x, codes, *ctx.params), None) + (None,) * len(ctx.params)
+
+    torch.library.register_autograd(f"torch_activations::{name}_coded_backward", backward_second,
+                                    setup_context=setup_second)
+
+
+for _spec in BY_NAME.values():
+    if _spec.coded:
+        _register_coded(_spec)

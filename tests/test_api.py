@@ -45,6 +45,10 @@ def test_schema_matches_registry(spec):
 @pytest.mark.parametrize("spec", [s for s in POINTWISE_SPECS if s.torch_functional is not None], ids=lambda s: s.name)
 def test_functional_signature_matches_torch(spec):
     ours = inspect.signature(getattr(taf, spec.name))
+    # torch's parameters, then this package's keyword-only saved=
+    *twin_parameters, saved = ours.parameters.values()
+    assert (saved.name, saved.default, saved.kind) == ("saved", "auto", inspect.Parameter.KEYWORD_ONLY)
+    ours = ours.replace(parameters=twin_parameters)
     if spec.torch_functional in (torch.sigmoid, torch.tanh):  # builtins without a signature
         assert list(ours.parameters) == ["input"]
         return

@@ -1,5 +1,7 @@
 """A training step, torch.nn against the same model converted to this
-project's layers (torch_activations.convert): peak memory and time.
+project's layers (torch_activations.convert) and, where the model's
+activation takes it, converted with saved="uint8" (the derivative kept in one
+byte per element): peak memory and time.
 
     python benchmarks/training.py --out bench_out [--quick]
 
@@ -49,7 +51,12 @@ MLP_ACTIVATIONS = {
 }
 MLP_BLOCKS, MLP_ROWS = 4, 2048
 MODELS = [f"mlp-{name}" for name in MLP_ACTIVATIONS] + ["transformer"]
-VARIANTS = ("torch.nn", "converted")
+VARIANTS = ("torch.nn", "converted", "uint8")
+UINT8_MODELS = {"mlp-gelu", "mlp-silu", "transformer"}  # activations that take saved="uint8"
+
+
+def variants(model_name):
+    return VARIANTS if model_name in UINT8_MODELS else VARIANTS[:2]
 MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
 TIME_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 << 30), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
 THREADS = 2
@@ -67,8 +74,8 @@ def build(model_name, variant):
         blocks = [[torch.nn.Linear(512, 2048), act(), torch.nn.Linear(2048, 512)] for _ in range(MLP_BLOCKS)]
         model = torch.nn.Sequential(*[layer for block in blocks for layer in block])
         x = torch.randn(MLP_ROWS, 512)
-    if variant == "converted":
-        model = ta.convert(model)
+    if variant != "torch.nn":
+        model = ta.convert(model, saved="uint8" if variant == "uint8" else "auto")
     return model, x
 
 
@@ -126,11 +133,12 @@ def measure_memory(model_name, variant, steps):
 
 def measure_time(model_name, steps):
     torch.set_num_threads(THREADS)
-    runs = {variant: make_step(*build(model_name, variant)) for variant in VARIANTS}
+    names = variants(model_name)
+    runs = {variant: make_step(*build(model_name, variant)) for variant in names}
     losses = {variant: run() for variant, run in runs.items()}
-    samples = {variant: [] for variant in VARIANTS}
+    samples = {variant: [] for variant in names}
     for i in range(steps):
-        order = VARIANTS if i % 2 == 0 else VARIANTS[::-1]
+        order = names if i % 2 == 0 else names[::-1]
         for variant in order:
             started = time.perf_counter()
             runs[variant]()
@@ -157,7 +165,7 @@ def run(quick):
     results = []
     for model_name in MODELS:
         times = _child("time", model_name, "-", time_steps)
-        for variant in VARIANTS:
+        for variant in variants(model_name):
             memory = _child("memory", model_name, variant, memory_steps)
             results.append({"model": model_name, "variant": variant, **memory, **times[variant]})
             print(f"  {model_name:18s} {variant:10s} peak {memory['peak_step_bytes'] / 2**20:7.1f} MiB  "
@@ -169,22 +177,29 @@ def run(quick):
 def markdown(results, command, plotted=False):
     by = {(r["model"], r["variant"]): r for r in results}
     lines = [
-        "## Training step: torch.nn against converted",
+        "## Training step: torch.nn, converted, converted with saved=\"uint8\"",
         "",
         f"`{command}`; CPU, float32, {THREADS} threads. Peak: the resident set's rise during a step "
         "(every tensor mmapped, so it follows the live tensors); saved: bytes autograd keeps for backward; "
-        "time: median per step, spread in brackets. Ratios are torch.nn / converted.",
+        "time: median per step, spread in brackets. Each cell is torch.nn / converted / converted with "
+        "saved=\"uint8\" (\"-\" where the model's activation has no uint8 mode); the time ratio is "
+        "torch.nn over each.",
         "",
-        "| model | peak MiB, torch.nn / converted | saved MiB, torch.nn / converted | ms, torch.nn / converted | time ratio |",
+        "| model | peak MiB | saved MiB | ms per step | time ratio |",
         "|---|---|---|---|---|",
     ]
+
+    def cells(model_name, fmt):
+        return " / ".join(fmt(by[model_name, v]) if (model_name, v) in by else "-" for v in VARIANTS)
+
     for model_name in MODELS:
-        a, b = by[model_name, "torch.nn"], by[model_name, "converted"]
+        base = by[model_name, "torch.nn"]["median_s"]
         lines.append(
-            f"| {model_name} | {a['peak_step_bytes'] / 2**20:.1f} / {b['peak_step_bytes'] / 2**20:.1f} "
-            f"| {a['saved_bytes'] / 2**20:.1f} / {b['saved_bytes'] / 2**20:.1f} "
-            f"| {a['median_s'] * 1e3:.1f} (±{a['spread']:.0%}) / {b['median_s'] * 1e3:.1f} (±{b['spread']:.0%}) "
-            f"| {a['median_s'] / b['median_s']:.2f}x |")
+            f"| {model_name} "
+            f"| {cells(model_name, lambda r: format(r['peak_step_bytes'] / 2**20, '.1f'))} "
+            f"| {cells(model_name, lambda r: format(r['saved_bytes'] / 2**20, '.1f'))} "
+            f"| {cells(model_name, lambda r: format(r['median_s'] * 1e3, '.1f') + ' (±' + format(r['spread'], '.0%') + ')')} "
+            f"| {cells(model_name, lambda r: format(base / r['median_s'], '.2f') + 'x')} |")
     if plotted:
         lines += ["", "Plot: [training step](training.png)."]
     return "\n".join(lines) + "\n"
@@ -200,12 +215,14 @@ def plot(results, path):
 
     by = {(r["model"], r["variant"]): r for r in results}
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    width = 0.38
+    width = 0.27
     for ax, key, scale, label in ((axes[0], "peak_step_bytes", 2**-20, "peak memory of a step (MiB)"),
                                   (axes[1], "median_s", 1e3, "time per step (ms)")):
         for i, variant in enumerate(VARIANTS):
-            values = [by[m, variant][key] * scale for m in MODELS]
-            ax.bar([j + (i - 0.5) * width for j in range(len(MODELS))], values, width, label=variant)
+            shown = [j for j, m in enumerate(MODELS) if (m, variant) in by]
+            values = [by[MODELS[j], variant][key] * scale for j in shown]
+            label_of = 'converted, saved="uint8"' if variant == "uint8" else variant
+            ax.bar([j + (i - 1) * width for j in shown], values, width, label=label_of)
         ax.set_xticks(range(len(MODELS)))
         ax.set_xticklabels(MODELS, rotation=30, ha="right")
         ax.set_ylabel(label)

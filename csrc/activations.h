@@ -864,15 +864,19 @@ struct Codec {
   // d = op.backward(1, x)
   C10_HOST_DEVICE uint8_t encode(T d) const {
     if constexpr (kBits == 8) {
-      if (d != d) return uint8_t(kQuantizedNaN);
-      const T q = ::rint(d * T(kQuantizedSteps)) + T(kQuantizedZero);
-      return uint8_t(q < T(0) ? T(0) : q > T(254) ? T(254) : q);
+      // clamped, then rounded (half up: every value is >= 0 here); no libm
+      // call and no branch, so that a loop of it vectorizes
+      const bool nan = d != d;
+      const T q = (nan ? T(0) : d) * T(kQuantizedSteps) + T(kQuantizedZero + 0.5);
+      const uint8_t code = uint8_t(q < T(0.5) ? T(0.5) : q > T(254.5) ? T(254.5) : q);
+      return nan ? uint8_t(kQuantizedNaN) : code;
     } else {
-      for (int c = 0; c < Regions::kCodes; ++c) {
+      int code = Regions::kNanCode;  // branch-free, so that a loop of it vectorizes
+      for (int c = Regions::kCodes - 1; c >= 0; --c) {
         const T r = derivative_of[c];
-        if (d == r || (d != d && r != r)) return uint8_t(c);
+        code = d == r || (d != d && r != r) ? c : code;
       }
-      return uint8_t(Regions::kNanCode);
+      return uint8_t(code);
     }
   }
   C10_HOST_DEVICE T state(int code) const {

@@ -248,10 +248,15 @@ struct CpuBackend {
             }
             L::store(yp + begin + i, y, count);
           }
+          // codes into a local buffer first, then packed: a byte store may
+          // alias anything, and would reload the codec on every element
+          const C local = codec;
+          alignas(64) uint8_t code[kCodeBlock] = {};
+          for (int64_t j = 0; j < len; ++j) code[j] = local.encode(d[j]);
           uint8_t* bytes = cp + begin / C::kPerByte;
           for (int64_t j = 0; j < len; j += C::kPerByte) {
             uint8_t byte = 0;
-            for (int k = 0; k < C::kPerByte && j + k < len; ++k) byte |= uint8_t(codec.encode(d[j + k]) << (k * C::kBits));
+            for (int k = 0; k < C::kPerByte; ++k) byte |= uint8_t(code[j + k] << (k * C::kBits));
             bytes[j / C::kPerByte] = byte;
           }
         }
@@ -278,8 +283,9 @@ struct CpuBackend {
         for (int64_t b = b0; b < b1; ++b) {
           const int64_t begin = b * kCodeBlock, len = std::min(kCodeBlock, n - begin);
           const uint8_t* bytes = cp + begin / C::kPerByte;
-          for (int64_t j = 0; j < len; ++j) {
-            s[j] = state[(bytes[j / C::kPerByte] >> ((j % C::kPerByte) * C::kBits)) & kMask];
+          for (int64_t j = 0; j < len; j += C::kPerByte) {
+            const int byte = bytes[j / C::kPerByte];
+            for (int k = 0; k < C::kPerByte; ++k) s[j + k] = state[(byte >> (k * C::kBits)) & kMask];
           }
           std::fill(s + len, s + std::min(kCodeBlock, (len + L::kStep - 1) / L::kStep * L::kStep), Acc(0));
           for (int64_t i = 0; i < len; i += L::kStep) {

@@ -228,7 +228,7 @@ def plot(results, path):
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(loc="lower left")
-    fig.suptitle(f"Training step on CPU, float32, {THREADS} threads: torch.nn vs torch_activations.convert")
+    fig.suptitle(f"Training step on CPU, float32, {THREADS} threads: torch.nn, converted, converted with saved=\"uint8\"")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -205,6 +205,60 @@ struct Pointwise {
   }
 };
 
+// ------------------------------------------------------- coded saved state
+
+// <op>_coded (saved="mask" or "uint8"): its node keeps the codes alone. The
+// derivative of <op>_coded_backward in grad is itself; in the input, 0 for
+// the piecewise-linear ops (mask) and not kept by quantized codes (uint8,
+// which therefore refuses to build a graph of its backward).
+template <template <class> class Op, class... P>
+struct Coded {
+  static std::string op_name() { return std::string(Op<float>::name) + "_coded"; }
+  static const auto& forward_op() {
+    static const auto op = find_op<std::tuple<Tensor, Tensor>(const Tensor&, P...)>(op_name());
+    return op;
+  }
+  static const auto& backward_op() {
+    static const auto op = find_op<Tensor(const Tensor&, const Tensor&, P...)>(op_name() + "_backward");
+    return op;
+  }
+
+  struct Backward : SavingNode<Coded, Backward> {
+    SavedVariable codes;
+    std::tuple<Stored<P>...> params;
+    explicit Backward(P... p) : params(Stored<P>(p)...) {}
+    void release() { codes.reset_data(); }
+    variable_list apply(variable_list&& grads) override {
+      std::lock_guard<std::mutex> lock(this->mutex_);
+      const Tensor c = codes.unpack();
+      if (!grads[0].defined()) return {Tensor()};
+      TORCH_CHECK(kCodeBits<Op> != 8 || !at::GradMode::is_enabled(), "torch_activations.", Op<float>::name,
+                  ": saved='uint8' keeps only a quantized first derivative; double backward "
+                  "(create_graph=True) needs saved='auto' or 'input'");
+      return {backward_call([&] {
+        return std::apply([&](const auto&... p) { return backward_op().call(grads[0], c, p...); }, params);
+      })};
+    }
+  };
+
+  static std::tuple<Tensor, Tensor> forward(const Tensor& x, P... p) {
+    check_no_forward_grad(op_name(), x);
+    auto [y, codes] = below_autograd([&] { return forward_op().call(x, p...); });
+    if (torch::autograd::compute_requires_grad(x)) {
+      auto node = c10::make_intrusive<Backward>(p...);
+      node->set_next_edges(torch::autograd::collect_next_edges(x));
+      torch::autograd::set_history(y, node);  // the codes (integers) have no gradient
+      node->codes = SavedVariable(codes, /*is_output=*/false);
+    }
+    return {y, codes};
+  }
+
+  static Tensor backward(const Tensor& grad, const Tensor& codes, P... p) {
+    return differentiable_backward(op_name() + "_backward", {grad, codes}, {c10::IValue(Stored<P>(p))...},
+                                   [&] { return backward_op().call(grad, codes, p...); });
+  }
+};
+
 // -------------------------------------------------------------- channelwise
 
 template <template <class> class Op, bool kPerChannel>
@@ -319,6 +373,11 @@ struct AutogradRegistrar {
     m.impl(F::op_name().c_str(), &F::forward);
     m.impl((F::op_name() + "_").c_str(), &F::forward_inplace);
     m.impl((F::op_name() + "_backward").c_str(), &F::backward);
+    if constexpr (kCodeBits<Op> > 0) {
+      using C = Coded<Op, P...>;
+      m.impl(C::op_name().c_str(), &C::forward);
+      m.impl((C::op_name() + "_backward").c_str(), &C::backward);
+    }
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {

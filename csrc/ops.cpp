@@ -76,6 +76,11 @@ struct PythonBindings {
     // whether backward keeps the output of a call on x (else x itself)
     m.def((F::op_name() + "_saves_output").c_str(),
           [](const Tensor& x, P... p) { return saves_output<Op>(x, p...); });
+    if constexpr (kCodeBits<Op> > 0) {  // saved="mask" or "uint8": (output, codes)
+      using C = autograd::Coded<Op, P...>;
+      m.def(C::op_name().c_str(), [](const Tensor& x, P... p) { return C::forward_op().call(x, p...); },
+            py::call_guard<py::gil_scoped_release>());
+    }
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {

@@ -15,13 +15,16 @@
 
 The coded modes run torch.ops.torch_activations.<op>_coded (output and
 codes) and <op>_coded_backward (gradient from the codes), whose autograd is
-registered here. A call that records no graph (no grad mode, or an input
+C++; the second-order formula is registered here. A call that records no graph (no grad mode, or an input
 that does not require grad) runs as "auto": nothing is saved either way.
 """
 
 import torch
 
+from torch._C import _has_torch_function_unary
+
 from . import _ops
+from ._library import _C
 from .registry import BY_NAME, POINTWISE
 
 ops = torch.ops.torch_activations
@@ -76,6 +79,9 @@ class _InputSaved(torch.autograd.Function):
 
 def call(name, x, params, inplace, saved):
     """The activation `name` on x with saved= `saved` (validated here)."""
+    if saved == _CODED_MODE.get(name) and not inplace and torch.is_grad_enabled() and x.requires_grad \
+            and not (torch.compiler.is_compiling() or _has_torch_function_unary(x)):
+        return _CODED_BINDING[name](x, *params)[0]  # the common case, first: its per-call cost is the op's
     spec = BY_NAME[name]
     check(name, saved)
     plain = getattr(ops, f"{name}_" if inplace else name)
@@ -91,49 +97,32 @@ def call(name, x, params, inplace, saved):
         return x if inplace else out
     if saved == "input":
         out = _InputSaved.apply(x.clone() if inplace else x, name, tuple(params))  # the input outlives the write
-    else:
+    elif torch.compiler.is_compiling() or _has_torch_function_unary(x):
         out = getattr(ops, f"{name}_coded")(x, *params)[0]
+    else:  # the binding: no Python argument parsing on the eager path
+        out = _CODED_BINDING[name](x, *params)[0]
     if inplace:  # computed aside, then written: autograd's own in-place checks and version counter
         return x.copy_(out)
     return out
 
 
 def _register_coded(spec):
-    name = spec.name
-    coded_backward = getattr(ops, f"{name}_coded_backward")
+    """The second-order formula of <op>_coded_backward (its autograd is C++,
+    csrc/autograd.h): grad_x = grad * f'(x) from codes is linear in grad, and
+    a piecewise-linear op's second derivative is 0. (uint8 refuses a graph of
+    its backward before it gets here.)"""
+    coded_backward = getattr(ops, f"{spec.name}_coded_backward")
 
-    def _refuse_double_backward():
-        raise RuntimeError(f"torch_activations.{name}: saved='uint8' keeps only a quantized first derivative; "
-                           "double backward (create_graph=True) needs saved='auto' or 'input'")
+    def second_order(saved, grads, *params):
+        (_grad, codes), (grad_grad_x,) = saved, grads
+        if grad_grad_x is None:
+            return None, None
+        return coded_backward(grad_grad_x, codes, *params), None
 
-    def setup_context(ctx, inputs, output):
-        ctx.params = tuple(inputs[1:])
-        ctx.save_for_backward(output[1])  # the codes alone
-
-    def backward(ctx, grad, _grad_codes):
-        if spec.coded == "uint8" and torch.is_grad_enabled():
-            _refuse_double_backward()  # create_graph=True: the second derivative is not kept
-        (codes,) = ctx.saved_tensors
-        return (coded_backward(grad, codes, *ctx.params),) + (None,) * len(ctx.params)
-
-    torch.library.register_autograd(f"torch_activations::{name}_coded", backward, setup_context=setup_context)
-
-    # grad_x = grad * f'(x) from codes: linear in grad; its derivative in x is
-    # 0 for the piecewise-linear ops, and not kept by the quantized codes
-    def setup_second(ctx, inputs, output):
-        ctx.params = tuple(inputs[2:])
-        ctx.save_for_backward(inputs[1])
-
-    def backward_second(ctx, grad_grad_x):
-        if spec.coded == "uint8":
-            _refuse_double_backward()
-        (codes,) = ctx.saved_tensors
-        return (coded_backward(grad_grad_x, codes, *ctx.params), None) + (None,) * len(ctx.params)
-
-    torch.library.register_autograd(f"torch_activations::{name}_coded_backward", backward_second,
-                                    setup_context=setup_second)
+    _C._register_second_order(f"{spec.name}_coded_backward", second_order)
 
 
-for _spec in BY_NAME.values():
-    if _spec.coded:
-        _register_coded(_spec)
+_CODED_MODE = {spec.name: spec.coded for spec in BY_NAME.values() if spec.coded}
+_CODED_BINDING = {name: getattr(_C, f"{name}_coded") for name in _CODED_MODE}
+for _name in _CODED_MODE:
+    _register_coded(BY_NAME[_name])

@@ -54,7 +54,7 @@ def test_every_op_with_codes_has_its_coded_ops():
             assert spec.coded == ("uint8" if CODE_BITS[spec.name] == 8 else "mask")
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("spec,params,mode", **_cases(modes=("input", "output", "mask")))
 def test_exact_modes_equal_auto(spec, params, mode, dtype):
     x = make_input((37, 29), dtype, nonfinite=True, kinks=spec.kinks)  # 1073 elements: a partial byte
@@ -75,7 +75,7 @@ def test_exact_modes_equal_auto(spec, params, mode, dtype):
     torch.testing.assert_close(g, g_auto, rtol=0, atol=0, equal_nan=True)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("spec,params,mode", **_cases(modes=("uint8",)))
 def test_uint8_gradient_within_the_documented_bound(spec, params, mode, dtype):
     x = make_input((37, 29), dtype, nonfinite=True, kinks=spec.kinks)
@@ -87,7 +87,7 @@ def test_uint8_gradient_within_the_documented_bound(spec, params, mode, dtype):
     finite = ~g_auto.isnan()
     error = (g - g_auto)[finite].double().abs()
     bound = grad[finite].double().abs() * _saved.UINT8_GRADIENT_ERROR
-    if dtype == torch.bfloat16:  # plus both results' rounding to bfloat16
+    if dtype in (torch.float16, torch.bfloat16):  # plus both results' rounding to 16 bits
         bound = bound + g_auto[finite].double().abs() * 2**-7 + 1e-30
     else:
         bound = bound * (1 + 1e-5) + g_auto[finite].double().abs() * 1e-6

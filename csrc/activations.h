@@ -893,4 +893,24 @@ struct Codec {
   }
 };
 
+
+// ------------------------------------------------------------------ gated
+//
+// act(a) * b, the gated linear units (GLU, SwiGLU, GeGLU, ReGLU) and the
+// two-tensor *_mul forms. Backward of g * act(a) * b: d/db = g * act(a) and
+// d/da = act's backward of g * b at a, or at act(a) for an act whose
+// backward reads its output (sigmoid).
+template <class Op>
+struct Gated {
+  static constexpr bool kReadsOutput = Op::saves(kFloatRoundoff) == Saved::Output && !kHasOutputFormula<Op>;
+  using Operation = Op;
+  Op op;
+  template <class V> C10_HOST_DEVICE V forward(V a, V b) const { return op.forward(a) * b; }
+  template <class V> C10_HOST_DEVICE void backward(V g, V a, V b, V& grad_a, V& grad_b) const {
+    const V fa = op.forward(a);
+    grad_b = g * fa;
+    grad_a = op.backward(g * b, kReadsOutput ? fa : a);
+  }
+};
+
 }  // namespace torch_activations

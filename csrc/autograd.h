@@ -309,6 +309,89 @@ struct Channelwise {
   }
 };
 
+// -------------------------------------------------------------------- gated
+
+// Split forms (x, dim, params...) save x; *_mul forms (gate, up, params...)
+// save both operands: the inputs, never act(a).
+template <class G, class... P>
+struct GatedFamily {
+  static std::string op_name() { return G::name; }
+  using ForwardSig = std::conditional_t<G::kSplit, Tensor(const Tensor&, int64_t, P...),
+                                        Tensor(const Tensor&, const Tensor&, P...)>;
+  using BackwardSig = std::conditional_t<G::kSplit, Tensor(const Tensor&, const Tensor&, int64_t, P...),
+                                         std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&, P...)>;
+  static const auto& forward_op() {
+    static const auto op = find_op<ForwardSig>(op_name());
+    return op;
+  }
+  static const auto& backward_op() {
+    static const auto op = find_op<BackwardSig>(op_name() + "_backward");
+    return op;
+  }
+
+  struct Backward : SavingNode<GatedFamily, Backward> {
+    SavedVariable first, second;  // x (split) or gate and up
+    int64_t dim = 0;
+    std::tuple<Stored<P>...> params;
+    explicit Backward(P... p) : params(Stored<P>(p)...) {}
+    void release() {
+      first.reset_data();
+      second.reset_data();
+    }
+    variable_list apply(variable_list&& grads) override {
+      std::lock_guard<std::mutex> lock(this->mutex_);
+      const Tensor a = first.unpack();
+      if constexpr (G::kSplit) {
+        if (!grads[0].defined()) return {Tensor()};
+        return {backward_call([&] {
+          return std::apply([&](const auto&... p) { return backward_op().call(grads[0], a, dim, p...); }, params);
+        })};
+      } else {
+        const Tensor b = second.unpack();
+        if (!grads[0].defined()) return {Tensor(), Tensor()};
+        auto [ga, gb] = backward_call([&] {
+          return std::apply([&](const auto&... p) { return backward_op().call(grads[0], a, b, p...); }, params);
+        });
+        return {ga, gb};
+      }
+    }
+  };
+
+  static Tensor split_forward(const Tensor& x, int64_t dim, P... p) {
+    check_no_forward_grad(op_name(), x);
+    Tensor y = below_autograd([&] { return forward_op().call(x, dim, p...); });
+    if (torch::autograd::compute_requires_grad(x)) {
+      auto node = c10::make_intrusive<Backward>(p...);
+      node->dim = dim;
+      node->set_next_edges(torch::autograd::collect_next_edges(x));
+      torch::autograd::set_history(y, node);
+      node->first = SavedVariable(x, false);
+    }
+    return y;
+  }
+  static Tensor mul_forward(const Tensor& gate, const Tensor& up, P... p) {
+    check_no_forward_grad(op_name(), gate);
+    check_no_forward_grad(op_name(), up);
+    Tensor y = below_autograd([&] { return forward_op().call(gate, up, p...); });
+    if (torch::autograd::compute_requires_grad(gate, up)) {
+      auto node = c10::make_intrusive<Backward>(p...);
+      node->set_next_edges(torch::autograd::collect_next_edges(gate, up));
+      torch::autograd::set_history(y, node);
+      node->first = SavedVariable(gate, false);
+      node->second = SavedVariable(up, false);
+    }
+    return y;
+  }
+  static Tensor split_backward(const Tensor& grad, const Tensor& x, int64_t dim, P... p) {
+    return differentiable_backward(op_name() + "_backward", {grad, x}, {c10::IValue(dim), c10::IValue(Stored<P>(p))...},
+                                   [&] { return backward_op().call(grad, x, dim, p...); });
+  }
+  static std::tuple<Tensor, Tensor> mul_backward(const Tensor& grad, const Tensor& gate, const Tensor& up, P... p) {
+    return differentiable_backward(op_name() + "_backward", {grad, gate, up}, {c10::IValue(Stored<P>(p))...},
+                                   [&] { return backward_op().call(grad, gate, up, p...); });
+  }
+};
+
 // ------------------------------------------------------------------ softmax
 
 template <bool kLog>
@@ -384,6 +467,17 @@ struct AutogradRegistrar {
     using F = Channelwise<Op, kPerChannel>;
     m.impl(F::op_name().c_str(), &F::forward);
     m.impl((F::op_name() + "_backward").c_str(), &F::backward);
+  }
+  template <class G, class... P, class... Names>
+  void gated(Names...) {
+    using F = GatedFamily<G, P...>;
+    if constexpr (G::kSplit) {
+      m.impl(F::op_name().c_str(), &F::split_forward);
+      m.impl((F::op_name() + "_backward").c_str(), &F::split_backward);
+    } else {
+      m.impl(F::op_name().c_str(), &F::mul_forward);
+      m.impl((F::op_name() + "_backward").c_str(), &F::mul_backward);
+    }
   }
   template <bool kLog>
   void softmax() {

@@ -17,6 +17,10 @@
 //   B::channelwise_forward<Op>(x, w, out, channel_stride, channels)
 //   B::channelwise_backward<Op>(grad, x, w, grad_x, channel_stride, channels)
 //        -> per-channel weight gradient in the compute type (float or double)
+//   B::gated_forward<Act>(act_src, mul_src, out, GatedShape, params...)
+//        out = act(a) * b over GatedShape's rows (out contiguous, len a row)
+//   B::gated_backward<Act>(grad, act_src, mul_src, grad_act, grad_mul, GatedShape, params...)
+//        both gradients at the operands' own offsets
 //   B::softmax_forward(x, out, outer, dim_size, inner, log)
 //   B::softmax_backward(grad, out, grad_x, outer, dim_size, inner, log)
 // The Meta backend computes nothing: it runs the same checks and allocates
@@ -30,6 +34,7 @@
 
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "activations.h"
 
@@ -38,6 +43,32 @@ namespace torch_activations {
 using at::Tensor;
 
 // ------------------------------------------------------------------- the table
+
+// The gated ops: act(a) * b. Split forms take a and b as the two halves of
+// one input along dim (glu gates the first half with the sigmoid of the
+// second, as torch's; the others activate the first half, as vLLM's
+// silu_and_mul); *_mul forms take them as two tensors of one shape.
+template <const char* const& Name, template <class> class A, bool kSplitForm, bool kActOnSecond = false>
+struct GatedOp {
+  static constexpr const char* const& name = Name;
+  template <class T>
+  using Act = A<T>;
+  static constexpr bool kSplit = kSplitForm, kActSecond = kActOnSecond;
+};
+inline constexpr const char* kGluName = "glu";
+inline constexpr const char* kSwigluName = "swiglu";
+inline constexpr const char* kGegluName = "geglu";
+inline constexpr const char* kRegluName = "reglu";
+inline constexpr const char* kSiluMulName = "silu_mul";
+inline constexpr const char* kGeluMulName = "gelu_mul";
+inline constexpr const char* kReluMulName = "relu_mul";
+using Glu = GatedOp<kGluName, Sigmoid, true, true>;
+using Swiglu = GatedOp<kSwigluName, SiLU, true>;
+using Geglu = GatedOp<kGegluName, GELU, true>;
+using Reglu = GatedOp<kRegluName, ReLU, true>;
+using SiluMul = GatedOp<kSiluMulName, SiLU, false>;
+using GeluMul = GatedOp<kGeluMulName, GELU, false>;
+using ReluMul = GatedOp<kReluMulName, ReLU, false>;
 
 // Every op, once. Pointwise ops name their parameters (after the input) as
 // torch.nn.functional does; the C++ types of the parameters are the functor's
@@ -62,6 +93,13 @@ void for_each_op(V&& v) {
   v.template pointwise<Softplus, double, double>("beta", "threshold");
   v.template channelwise<PReLU, /*kPerChannel=*/true>();
   v.template channelwise<SwishLearnable, /*kPerChannel=*/false>();
+  v.template gated<Glu>();
+  v.template gated<Swiglu>();
+  v.template gated<Geglu, c10::string_view>("approximate");
+  v.template gated<Reglu>();
+  v.template gated<SiluMul>();
+  v.template gated<GeluMul, c10::string_view>("approximate");
+  v.template gated<ReluMul>();
   v.template softmax</*kLog=*/false>();
   v.template softmax</*kLog=*/true>();
 }
@@ -414,6 +452,110 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim) {
   return grad_x;
 }
 
+// -------------------------------------------------------------------- gated
+
+// Where the two operands sit: rows of `len` elements, `stride` apart, the
+// activated one at act_offset and the other at mul_offset in the same
+// tensor (split forms) or at 0 in two tensors (*_mul forms).
+struct GatedShape {
+  int64_t outer, len, stride, act_offset, mul_offset;
+};
+
+inline GatedShape split_shape(const Tensor& x, int64_t dim, bool act_second) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d < dim) outer *= x.size(d);
+    else if (d > dim) inner *= x.size(d);
+  }
+  const int64_t len = x.size(dim) / 2 * inner;
+  return {outer, len, 2 * len, act_second ? len : 0, act_second ? 0 : len};
+}
+
+inline int64_t checked_halving_dim(const char* op, const Tensor& x, int64_t dim) {
+  TORCH_CHECK(x.dim() > 0, "torch_activations.", op, ": a 0-dim input cannot be halved");
+  dim = checked_dim(op, x, dim);
+  TORCH_CHECK(x.sym_size(dim) % 2 == 0, "torch_activations.", op, ": halving dimension must be even, but dimension ",
+              dim, " is size ", x.sym_size(dim));
+  return dim;
+}
+
+inline std::vector<c10::SymInt> halved_sizes(const Tensor& x, int64_t dim) {
+  std::vector<c10::SymInt> sizes(x.sym_sizes().begin(), x.sym_sizes().end());
+  sizes[dim] = sizes[dim] / 2;
+  return sizes;
+}
+
+template <class B, class G, class... P>
+Tensor split_gated_forward(const Tensor& x, int64_t dim, P... p) {
+  check_float(G::name, x);
+  check_params<G::template Act>(p...);
+  dim = checked_halving_dim(G::name, x, dim);
+  Tensor out = at::empty_symint(halved_sizes(x, dim), x.options());
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      const Tensor xc = x.contiguous();
+      B::template gated_forward<G::template Act>(xc, xc, out, split_shape(xc, dim, G::kActSecond), p...);
+    }
+  }
+  return out;
+}
+
+template <class B, class G, class... P>
+Tensor split_gated_backward(const Tensor& grad, const Tensor& x, int64_t dim, P... p) {
+  check_float(G::name, grad, "grad");
+  check_float(G::name, x);
+  check_pair(G::name, grad, "grad", x, "input", /*same_shape=*/false);
+  check_params<G::template Act>(p...);
+  dim = checked_halving_dim(G::name, x, dim);
+  TORCH_CHECK(grad.sym_sizes() == c10::SymIntArrayRef(halved_sizes(x, dim)), "torch_activations.", G::name,
+              ": grad has shape ", grad.sym_sizes(), " but the input's halves have shape ",
+              c10::SymIntArrayRef(halved_sizes(x, dim)));
+  Tensor grad_x = at::empty_like(x, at::MemoryFormat::Contiguous);
+  if constexpr (B::kComputes) {
+    if (grad_x.numel() > 0) {
+      const Tensor xc = x.contiguous();
+      B::template gated_backward<G::template Act>(grad.contiguous(), xc, xc, grad_x, grad_x,
+                                                  split_shape(xc, dim, G::kActSecond), p...);
+    }
+  }
+  return grad_x;
+}
+
+template <class B, class G, class... P>
+Tensor mul_gated_forward(const Tensor& gate, const Tensor& up, P... p) {
+  check_float(G::name, gate, "gate");
+  check_float(G::name, up, "up");
+  check_pair(G::name, gate, "gate", up, "up", /*same_shape=*/true);
+  check_params<G::template Act>(p...);
+  Tensor out = output_like(gate, up);
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      const int64_t n = out.numel();
+      B::template gated_forward<G::template Act>(in_layout_of(gate, out), in_layout_of(up, out), out,
+                                                 GatedShape{1, n, n, 0, 0}, p...);
+    }
+  }
+  return out;
+}
+
+template <class B, class G, class... P>
+std::tuple<Tensor, Tensor> mul_gated_backward(const Tensor& grad, const Tensor& gate, const Tensor& up, P... p) {
+  check_float(G::name, grad, "grad");
+  check_pair(G::name, grad, "grad", gate, "gate", /*same_shape=*/true);
+  check_pair(G::name, gate, "gate", up, "up", /*same_shape=*/true);
+  check_params<G::template Act>(p...);
+  Tensor grad_gate = output_like(grad, gate), grad_up = at::empty_like(grad_gate);  // one layout: one indexing
+  if constexpr (B::kComputes) {
+    if (grad_gate.numel() > 0) {
+      const int64_t n = grad_gate.numel();
+      B::template gated_backward<G::template Act>(in_layout_of(grad, grad_gate), in_layout_of(gate, grad_gate),
+                                                  in_layout_of(up, grad_gate), grad_gate, grad_up,
+                                                  GatedShape{1, n, n, 0, 0}, p...);
+    }
+  }
+  return {grad_gate, grad_up};
+}
+
 // ------------------------------------------------------ kernel registration
 
 template <class B>
@@ -436,6 +578,17 @@ struct KernelRegistrar {
     const std::string name = Op<float>::name;
     m.impl(name.c_str(), &channelwise_forward<B, Op, kPerChannel>);
     m.impl((name + "_backward").c_str(), &channelwise_backward<B, Op, kPerChannel>);
+  }
+  template <class G, class... P, class... Names>
+  void gated(Names...) {
+    const std::string name = G::name;
+    if constexpr (G::kSplit) {
+      m.impl(name.c_str(), &split_gated_forward<B, G, P...>);
+      m.impl((name + "_backward").c_str(), &split_gated_backward<B, G, P...>);
+    } else {
+      m.impl(name.c_str(), &mul_gated_forward<B, G, P...>);
+      m.impl((name + "_backward").c_str(), &mul_gated_backward<B, G, P...>);
+    }
   }
   template <bool kLog>
   void softmax() {

@@ -51,6 +51,19 @@ struct SchemaDefiner {
     m.def((name + "(Tensor x, Tensor weight) -> Tensor").c_str());
     m.def((name + "_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)").c_str());
   }
+  template <class G, class... P, class... Names>
+  void gated(Names... names) {
+    const std::string name = G::name;
+    std::string params;
+    ((params += std::string(", ") + schema_type<P>() + " " + names), ...);
+    if constexpr (G::kSplit) {  // act(one half) * the other, halves along dim
+      m.def((name + "(Tensor x, int dim" + params + ") -> Tensor").c_str());
+      m.def((name + "_backward(Tensor grad, Tensor x, int dim" + params + ") -> Tensor").c_str());
+    } else {  // act(gate) * up
+      m.def((name + "(Tensor gate, Tensor up" + params + ") -> Tensor").c_str());
+      m.def((name + "_backward(Tensor grad, Tensor gate, Tensor up" + params + ") -> (Tensor, Tensor)").c_str());
+    }
+  }
   template <bool kLog>
   void softmax() {
     const std::string name = softmax_name<kLog>();
@@ -87,6 +100,17 @@ struct PythonBindings {
     using F = autograd::Channelwise<Op, kPerChannel>;
     m.def(F::op_name().c_str(), [](const Tensor& x, const Tensor& w) { return F::forward_op().call(x, w); },
           py::call_guard<py::gil_scoped_release>());
+  }
+  template <class G, class... P, class... Names>
+  void gated(Names...) {
+    using F = autograd::GatedFamily<G, P...>;
+    if constexpr (G::kSplit) {
+      m.def(F::op_name().c_str(), [](const Tensor& x, int64_t dim, P... p) { return F::forward_op().call(x, dim, p...); },
+            py::call_guard<py::gil_scoped_release>());
+    } else {
+      m.def(F::op_name().c_str(), [](const Tensor& a, const Tensor& b, P... p) { return F::forward_op().call(a, b, p...); },
+            py::call_guard<py::gil_scoped_release>());
+    }
   }
   template <bool kLog>
   void softmax() {

@@ -302,6 +302,59 @@ struct CpuBackend {
     });
   }
 
+  // Gated ops: rows of s.len elements, each a plain vector loop.
+  template <class F>
+  static void for_each_row_run(const GatedShape& s, const F& f) {
+    at::parallel_for(0, s.outer * s.len, kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end;) {
+        const int64_t row = i / s.len, col = i - row * s.len, stop = std::min(s.len, col + (end - i));
+        f(row, col, stop);
+        i += stop - col;
+      }
+    });
+  }
+
+  template <template <class> class Act, class... P>
+  static void gated_forward(const Tensor& act, const Tensor& mul, const Tensor& out, const GatedShape& s, P... p) {
+    TA_DISPATCH_FLOATING(out.scalar_type(), Act<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      const Gated<Act<Acc>> gated{Act<Acc>(p...)};
+      const scalar_t* ap = act.const_data_ptr<scalar_t>() + s.act_offset;
+      const scalar_t* bp = mul.const_data_ptr<scalar_t>() + s.mul_offset;
+      scalar_t* yp = out.data_ptr<scalar_t>();
+      for_each_row_run(s, [&](int64_t row, int64_t col, int64_t stop) {
+        map_range(col, stop, [&](auto a, auto b) { return gated.forward(a, b); }, yp + row * s.len,
+                  ap + row * s.stride, bp + row * s.stride);
+      });
+    });
+  }
+
+  template <template <class> class Act, class... P>
+  static void gated_backward(const Tensor& g, const Tensor& act, const Tensor& mul, const Tensor& grad_act,
+                             const Tensor& grad_mul, const GatedShape& s, P... p) {
+    TA_DISPATCH_FLOATING(g.scalar_type(), Act<float>::name, [&] {
+      using L = Lanes<scalar_t>;
+      using Acc = typename L::Acc;
+      const Gated<Act<Acc>> gated{Act<Acc>(p...)};
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      const scalar_t* ap = act.const_data_ptr<scalar_t>() + s.act_offset;
+      const scalar_t* bp = mul.const_data_ptr<scalar_t>() + s.mul_offset;
+      scalar_t* gap = grad_act.data_ptr<scalar_t>() + s.act_offset;
+      scalar_t* gbp = grad_mul.data_ptr<scalar_t>() + s.mul_offset;
+      for_each_row_run(s, [&](int64_t row, int64_t col, int64_t stop) {
+        const int64_t in = row * s.stride, o = row * s.len;
+        for (int64_t j = col; j < stop; j += L::kStep) {
+          const int64_t count = std::min(L::kStep, stop - j);
+          const auto gv = L::load(gp + o + j, count), av = L::load(ap + in + j, count), bv = L::load(bp + in + j, count);
+          typename L::Vecs ra, rb;
+          for (int part = 0; part < L::kParts; ++part) gated.backward(gv[part], av[part], bv[part], ra[part], rb[part]);
+          L::store(gap + in + j, ra, count);
+          L::store(gbp + in + j, rb, count);
+        }
+      });
+    });
+  }
+
   // Elements sharing a channel come in runs of `stride` consecutive offsets,
   // so each run is a plain vector loop with the channel's weight broadcast.
   template <template <class> class Op>

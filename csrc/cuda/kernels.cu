@@ -158,6 +158,31 @@ __global__ void coded_backward_kernel(const T* g, const uint8_t* codes, T* gx, i
   }
 }
 
+// ------------------------------------------------------------------ gated
+
+template <class T, class G>
+__global__ void gated_forward_kernel(const T* a, const T* b, T* y, GatedShape s, G gated) {
+  using Acc = at::opmath_type<T>;
+  const int64_t n = s.outer * s.len;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = i / s.len, at = row * s.stride + (i - row * s.len);
+    y[i] = T(gated.forward(Acc(a[at]), Acc(b[at])));
+  }
+}
+
+template <class T, class G>
+__global__ void gated_backward_kernel(const T* g, const T* a, const T* b, T* ga, T* gb, GatedShape s, G gated) {
+  using Acc = at::opmath_type<T>;
+  const int64_t n = s.outer * s.len;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = i / s.len, at = row * s.stride + (i - row * s.len);
+    Acc da, db;
+    gated.backward(Acc(g[i]), Acc(a[at]), Acc(b[at]), da, db);
+    ga[at] = T(da);
+    gb[at] = T(db);
+  }
+}
+
 // ------------------------------------------------------------ channel-wise
 
 template <class T, class Op>
@@ -414,6 +439,35 @@ struct CudaBackend {
       TA_LAUNCH(grid_for(n_bytes, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream(),
                 coded_backward_kernel)(g.const_data_ptr<scalar_t>(), codes.const_data_ptr<uint8_t>(),
                                        out.data_ptr<scalar_t>(), g.numel(), C{typename C::Operation(p...)});
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  template <template <class> class Act, class... P>
+  static void gated_forward(const Tensor& act, const Tensor& mul, const Tensor& out, const GatedShape& s, P... p) {
+    const c10::cuda::CUDAGuard guard(out.device());
+    TA_DISPATCH_FLOATING(out.scalar_type(), Act<float>::name, [&] {
+      using G = Gated<Act<at::opmath_type<scalar_t>>>;
+      TA_LAUNCH(grid_for(s.outer * s.len, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream(),
+                gated_forward_kernel)(act.const_data_ptr<scalar_t>() + s.act_offset,
+                                      mul.const_data_ptr<scalar_t>() + s.mul_offset, out.data_ptr<scalar_t>(), s,
+                                      G{typename G::Operation(p...)});
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  template <template <class> class Act, class... P>
+  static void gated_backward(const Tensor& g, const Tensor& act, const Tensor& mul, const Tensor& grad_act,
+                             const Tensor& grad_mul, const GatedShape& s, P... p) {
+    const c10::cuda::CUDAGuard guard(g.device());
+    TA_DISPATCH_FLOATING(g.scalar_type(), Act<float>::name, [&] {
+      using G = Gated<Act<at::opmath_type<scalar_t>>>;
+      TA_LAUNCH(grid_for(s.outer * s.len, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream(),
+                gated_backward_kernel)(g.const_data_ptr<scalar_t>(), act.const_data_ptr<scalar_t>() + s.act_offset,
+                                       mul.const_data_ptr<scalar_t>() + s.mul_offset,
+                                       grad_act.data_ptr<scalar_t>() + s.act_offset,
+                                       grad_mul.data_ptr<scalar_t>() + s.mul_offset, s,
+                                       G{typename G::Operation(p...)});
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }

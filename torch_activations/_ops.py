@@ -12,7 +12,7 @@ are C++ (csrc/autograd.h, csrc/op_table.h). Here, from the registry:
 import torch
 
 from ._library import _C
-from .registry import ACTIVATIONS, CHANNELWISE, POINTWISE, SOFTMAX, broadcast_weight
+from .registry import ACTIVATIONS, BY_NAME, CHANNELWISE, GATED_ACTIVATIONS, POINTWISE, SOFTMAX, broadcast_weight
 
 ops = torch.ops.torch_activations
 
@@ -293,6 +293,56 @@ def _softmax_function(spec):
         return backward_op(grad, out, ctx.dim), None
 
     return _make_function(spec, forward, setup_context, backward, "input, dim")
+
+
+# -------------------------------------------------------------------- gated
+
+
+def _act_derivatives(gated, a, params):
+    """act(a), act'(a) and act''(a) from the activation's reference expression."""
+    with torch.enable_grad():
+        leaf = a.detach().requires_grad_()
+        fa = BY_NAME[gated.act].reference(leaf, *params)
+        (d1,) = torch.autograd.grad(fa.sum(), leaf, create_graph=True)
+        d2 = torch.autograd.grad(d1.sum(), leaf, allow_unused=True)[0] if d1.requires_grad else None
+    d2 = torch.zeros_like(a) if d2 is None else d2  # piecewise linear
+    return fa.detach(), d1.detach(), d2
+
+
+def _gated_second(gated, grad, a, b, gg_a, gg_b, params):
+    """Of (grad_a, grad_b) = (grad * b * act'(a), grad * act(a)): the derivatives
+    in grad, a and b, given the incoming gradients of grad_a and grad_b."""
+    fa, d1, d2 = _act_derivatives(gated, a, params)
+    gg_a = torch.zeros_like(a) if gg_a is None else gg_a
+    gg_b = torch.zeros_like(a) if gg_b is None else gg_b
+    d_grad = gg_a * b * d1 + gg_b * fa
+    d_a = grad * (gg_a * b * d2 + gg_b * d1)
+    d_b = gg_a * grad * d1
+    return d_grad, d_a, d_b
+
+
+def _register_gated(gated):
+    if gated.split:
+        def second_order(saved, grads, dim, *params):
+            (grad, x), (gg_x,) = saved, grads
+            if gg_x is None:
+                return None, None
+            a, b = gated.halves(x, dim)
+            gg_a, gg_b = gated.halves(gg_x, dim)
+            d_grad, d_a, d_b = _gated_second(gated, grad, a, b, gg_a, gg_b, params)
+            return d_grad, torch.cat((d_b, d_a) if gated.act_second else (d_a, d_b), dim)
+    else:
+        def second_order(saved, grads, *params):
+            (grad, gate, up), (gg_gate, gg_up) = saved, grads
+            if gg_gate is None and gg_up is None:
+                return None, None, None
+            return _gated_second(gated, grad, gate, up, gg_gate, gg_up, params)
+
+    _C._register_second_order(f"{gated.name}_backward", second_order)
+
+
+for _gated in GATED_ACTIVATIONS:
+    _register_gated(_gated)
 
 
 # ---------------------------------------------------------------------------

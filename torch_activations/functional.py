@@ -119,6 +119,51 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return (_C.prelu if fast else ops.prelu)(input, weight)
 
 
+def _split_gated(name: str, input: Tensor, dim: int, params: tuple) -> Tensor:
+    fast = not (_is_compiling() or _has_torch_function_unary(input))
+    return (getattr(_C, name) if fast else getattr(ops, name))(input, dim, *params)
+
+
+def _mul_gated(name: str, gate: Tensor, up: Tensor, params: tuple) -> Tensor:
+    fast = not (_is_compiling() or _has_torch_function_variadic(gate, up))
+    return (getattr(_C, name) if fast else getattr(ops, name))(gate, up, *params)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """torch.nn.functional.glu: the first half of input along dim times the sigmoid of the second."""
+    return _split_gated("glu", input, dim, ())
+
+
+def swiglu(input: Tensor, dim: int = -1) -> Tensor:
+    """silu(first half) * second half, the halves of input along dim (of even size)."""
+    return _split_gated("swiglu", input, dim, ())
+
+
+def geglu(input: Tensor, dim: int = -1, approximate: str = "none") -> Tensor:
+    """gelu(first half, approximate) * second half, the halves of input along dim (of even size)."""
+    return _split_gated("geglu", input, dim, (approximate,))
+
+
+def reglu(input: Tensor, dim: int = -1) -> Tensor:
+    """relu(first half) * second half, the halves of input along dim (of even size)."""
+    return _split_gated("reglu", input, dim, ())
+
+
+def silu_mul(gate: Tensor, up: Tensor) -> Tensor:
+    """silu(gate) * up, gate and up of one shape (a Llama MLP's act_fn(gate_proj(x)) * up_proj(x))."""
+    return _mul_gated("silu_mul", gate, up, ())
+
+
+def gelu_mul(gate: Tensor, up: Tensor, approximate: str = "none") -> Tensor:
+    """gelu(gate, approximate) * up, gate and up of one shape."""
+    return _mul_gated("gelu_mul", gate, up, (approximate,))
+
+
+def relu_mul(gate: Tensor, up: Tensor) -> Tensor:
+    """relu(gate) * up, gate and up of one shape."""
+    return _mul_gated("relu_mul", gate, up, ())
+
+
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     # torch.nn.functional._get_softmax_dim: the legacy implicit choice
     warnings.warn(

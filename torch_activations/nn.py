@@ -281,6 +281,62 @@ class Swish(torch.nn.Module):
         return _saved_repr(f"beta={self.beta}", self.saved)
 
 
+class GLU(torch.nn.GLU):
+    """Drop-in for torch.nn.GLU running torch_activations.functional.glu."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if torch.jit.is_scripting():
+            return torch.ops.torch_activations.glu(input, self.dim)
+        return functional.glu(input, self.dim)
+
+
+class _SplitGated(torch.nn.Module):
+    __constants__ = ["dim"]
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class SwiGLU(_SplitGated):
+    """silu(first half) * second half, the halves of the input along dim (Llama, Mistral, Qwen)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if torch.jit.is_scripting():
+            return torch.ops.torch_activations.swiglu(input, self.dim)
+        return functional.swiglu(input, self.dim)
+
+
+class ReGLU(_SplitGated):
+    """relu(first half) * second half, the halves of the input along dim."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if torch.jit.is_scripting():
+            return torch.ops.torch_activations.reglu(input, self.dim)
+        return functional.reglu(input, self.dim)
+
+
+class GeGLU(_SplitGated):
+    """gelu(first half, approximate) * second half, the halves of the input along dim (Gemma, T5 v1.1)."""
+
+    __constants__ = ["dim", "approximate"]
+
+    def __init__(self, dim: int = -1, approximate: str = "none") -> None:
+        super().__init__(dim)
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:
+        if torch.jit.is_scripting():
+            return torch.ops.torch_activations.geglu(input, self.dim, self.approximate)
+        return functional.geglu(input, self.dim, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, approximate={self.approximate!r}"
+
+
 def _describe(cls, spec):
     twin = spec.torch_module
     cls.__doc__ = f"Drop-in for torch.nn.{twin.__name__} running torch_activations.functional.{spec.name}.\n\n{twin.__doc__ or ''}"
@@ -293,7 +349,7 @@ for _spec in ACTIVATIONS:
         if _spec.kind == POINTWISE:
             _accept_saved(globals()[_spec.module], _spec.name)
 
-__all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"]
+__all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"] + ["GLU", "SwiGLU", "GeGLU", "ReGLU"]
 
 
 from . import _docs  # noqa: E402

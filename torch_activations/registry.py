@@ -328,3 +328,55 @@ BY_NAME = {a.name: a for a in ACTIVATIONS}
 
 def get(name: str) -> Activation:
     return BY_NAME[name]
+
+
+# ------------------------------------------------------------------ gated
+
+@dataclass(frozen=True)
+class GatedActivation:
+    """act(a) * b. Split forms (`split`) take a and b as the halves of one
+    input along dim: the first half is a, except for glu (torch's: the
+    sigmoid of the second half gates the first). *_mul forms take a (gate)
+    and b (up) as two tensors of one shape."""
+
+    name: str  # op name in torch.ops.torch_activations and torch_activations.functional
+    module: Optional[str]  # class name in torch_activations.nn (split forms)
+    act: str  # the pointwise activation applied to a, by registry name
+    split: bool
+    act_second: bool = False  # glu: a is the second half
+    params: tuple = ()  # (name, default) after dim (split) or after gate, up (*_mul)
+    torch_functional: Optional[Callable] = None
+    torch_module: Optional[type] = None
+    formula: str = ""
+
+    @property
+    def param_names(self):
+        return tuple(p for p, _ in self.params)
+
+    @property
+    def defaults(self):
+        return tuple(d for _, d in self.params)
+
+    def halves(self, x, dim):
+        """(a, b) of a split form's input."""
+        first, second = x.chunk(2, dim)
+        return (second, first) if self.act_second else (first, second)
+
+    def reference(self, a, b, *params):
+        """act(a) * b in plain PyTorch, from the activation's reference expression."""
+        return BY_NAME[self.act].reference(a, *params) * b
+
+
+GATED_ACTIVATIONS = (
+    GatedActivation("glu", "GLU", "sigmoid", split=True, act_second=True, torch_functional=F.glu,
+                    torch_module=torch.nn.GLU, formula="glu(x) = x1 * sigmoid(x2), x1 and x2 the halves of x along dim"),
+    GatedActivation("swiglu", "SwiGLU", "silu", split=True, formula="swiglu(x) = silu(x1) * x2"),
+    GatedActivation("geglu", "GeGLU", "gelu", split=True, params=(("approximate", "none"),),
+                    formula="geglu(x) = gelu(x1) * x2"),
+    GatedActivation("reglu", "ReGLU", "relu", split=True, formula="reglu(x) = relu(x1) * x2"),
+    GatedActivation("silu_mul", None, "silu", split=False, formula="silu_mul(gate, up) = silu(gate) * up"),
+    GatedActivation("gelu_mul", None, "gelu", split=False, params=(("approximate", "none"),),
+                    formula="gelu_mul(gate, up) = gelu(gate) * up"),
+    GatedActivation("relu_mul", None, "relu", split=False, formula="relu_mul(gate, up) = relu(gate) * up"),
+)
+GATED_BY_NAME = {g.name: g for g in GATED_ACTIVATIONS}

@@ -1,0 +1,217 @@
+"""Gated activations: glu (torch's F.glu), swiglu, geglu, reglu (halves along
+dim) and silu_mul, gelu_mul, relu_mul (two tensors), against the composites
+a user writes, in values, gradients and second derivatives."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import torch_activations as ta
+from torch_activations.registry import GATED_ACTIVATIONS
+
+from helpers import TOLERANCES, make_input
+
+ops = torch.ops.torch_activations
+SPLIT = [g for g in GATED_ACTIVATIONS if g.split]
+MUL = [g for g in GATED_ACTIVATIONS if not g.split]
+
+
+def _param_cases(gated):
+    return [gated.defaults] + ([("tanh",)] if gated.params else [])
+
+
+def _composite(gated, params):
+    """The plain-torch expression, written out here rather than taken from the library."""
+    act = {"sigmoid": torch.sigmoid, "silu": F.silu, "relu": F.relu,
+           "gelu": lambda a: F.gelu(a, approximate=params[0])}[gated.act]
+    return lambda a, b: act(a) * b
+
+
+def _split_composite(gated, params, dim):
+    def fn(x):
+        first, second = x.chunk(2, dim)
+        a, b = (second, first) if gated.act_second else (first, second)
+        return _composite(gated, params)(a, b)
+    return fn
+
+
+def _finite_grads(fn, inputs, grad):
+    leaves = [t.detach().clone().requires_grad_() for t in inputs]
+    y = fn(*leaves)
+    y.backward(grad)
+    return y.detach(), [t.grad for t in leaves]
+
+
+SPLIT_CASES = [(g, p, d) for g in SPLIT for p in _param_cases(g) for d in (-1, 0, 1)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("gated,params,dim", SPLIT_CASES, ids=[f"{g.name}-{p}-dim{d}" for g, p, d in SPLIT_CASES])
+def test_split_forms_equal_the_composite(gated, params, dim, dtype):
+    x = make_input((6, 10, 34), dtype, nonfinite=False)
+    fn = getattr(ta.functional, gated.name)
+    y, (gx,) = _finite_grads(lambda v: fn(v, dim, *params), [x], grad := make_input(
+        _split_composite(gated, params, dim)(x).shape, dtype, scale=1.0))
+    yr, (gxr,) = _finite_grads(_split_composite(gated, params, dim), [x.double()], grad.double())  # in float64
+    y, gx = y.double(), gx.double()
+    rtol, atol = TOLERANCES[dtype]
+    torch.testing.assert_close(y, yr, rtol=rtol, atol=atol * 10)
+    torch.testing.assert_close(gx, gxr, rtol=rtol, atol=atol * 10)
+
+
+MUL_CASES = [(g, p) for g in MUL for p in _param_cases(g)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("gated,params", MUL_CASES, ids=[f"{g.name}-{p}" for g, p in MUL_CASES])
+def test_mul_forms_equal_the_composite(gated, params, dtype):
+    gate, up = make_input((37, 29), dtype), make_input((37, 29), dtype, scale=1.0)
+    grad = make_input((37, 29), dtype, scale=1.0)
+    fn = getattr(ta.functional, gated.name)
+    y, grads = _finite_grads(lambda a, b: fn(a, b, *params), [gate, up], grad)
+    yr, grads_r = _finite_grads(_composite(gated, params), [gate.double(), up.double()], grad.double())
+    rtol, atol = TOLERANCES[dtype]
+    torch.testing.assert_close(y.double(), yr, rtol=rtol, atol=atol * 10)
+    for g, gr in zip(grads, grads_r):
+        torch.testing.assert_close(g.double(), gr, rtol=rtol, atol=atol * 10)
+
+
+def test_glu_equals_torch_on_its_own_samples():
+    """The inputs of torch's own glu tests (sample_inputs_glu in
+    torch.testing._internal.common_methods_invocations): every even
+    dimension of these shapes, values in [-2, 2]."""
+    features_options = [[2], [2, 4], [8, 8], [3, 6, 8], [1, 4, 6, 7]]
+    batch_options = [[], [0], [8], [2, 3]]
+    count = 0
+    for features in features_options:
+        for batch in batch_options:
+            shape = batch + features
+            for dim in range(len(shape)):
+                if shape[dim] % 2:
+                    continue
+                x = (torch.rand(shape, dtype=torch.float64) * 4 - 2).requires_grad_()
+                ours, theirs = ta.functional.glu(x, dim), F.glu(x, dim)
+                torch.testing.assert_close(ours, theirs)
+                grad = torch.randn_like(theirs)
+                torch.testing.assert_close(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(theirs, x, grad)[0])
+                count += 1
+    assert count > 20
+
+
+@pytest.mark.parametrize("gated", GATED_ACTIVATIONS, ids=lambda g: g.name)
+def test_gradcheck_and_gradgradcheck(gated):
+    fn = getattr(ta.functional, gated.name)
+    if gated.split:
+        x = (torch.randn(3, 8, dtype=torch.float64) * 2 + 0.05).requires_grad_()
+        inputs, call = (x,), lambda v: fn(v, -1, *gated.defaults)
+    else:
+        inputs = tuple((torch.randn(4, 5, dtype=torch.float64) * 2 + 0.05).requires_grad_() for _ in range(2))
+        call = lambda a, b: fn(a, b, *gated.defaults)  # noqa: E731
+    assert torch.autograd.gradcheck(call, inputs)
+    assert torch.autograd.gradgradcheck(call, inputs)
+
+
+@pytest.mark.parametrize("gated", GATED_ACTIVATIONS, ids=lambda g: g.name)
+def test_opcheck(gated):
+    if gated.split:
+        x = torch.randn(5, 12, requires_grad=True)
+        torch.library.opcheck(getattr(ops, gated.name), (x, -1, *gated.defaults))
+        grad = torch.randn(5, 6)
+        torch.library.opcheck(getattr(ops, f"{gated.name}_backward"), (grad, x.detach(), -1, *gated.defaults))
+    else:
+        a, b = torch.randn(5, 7, requires_grad=True), torch.randn(5, 7, requires_grad=True)
+        torch.library.opcheck(getattr(ops, gated.name), (a, b, *gated.defaults))
+        torch.library.opcheck(getattr(ops, f"{gated.name}_backward"),
+                              (torch.randn(5, 7), a.detach(), b.detach(), *gated.defaults))
+
+
+@pytest.mark.parametrize("name", ["swiglu", "silu_mul", "glu"])
+def test_compiles_fullgraph(name):
+    torch._dynamo.reset()
+    fn = getattr(ta.functional, name)
+    call = (lambda x: fn(x, -1) * 2) if name != "silu_mul" else (lambda x: fn(*x.chunk(2, -1)) * 2)
+    compiled = torch.compile(call, fullgraph=True, backend="aot_eager")
+    x = torch.randn(6, 16)
+    results = []
+    for f in (call, compiled):
+        xr = x.clone().requires_grad_()
+        f(xr).sum().backward()
+        results.append(xr.grad)
+    torch.testing.assert_close(results[1], results[0], rtol=0, atol=0)
+
+
+def test_layouts_and_bad_input():
+    x = torch.randn(8, 6).t()  # non-contiguous
+    torch.testing.assert_close(ta.functional.swiglu(x, 0), F.silu(x[:3]) * x[3:])
+    a = torch.randn(4, 5).t()
+    torch.testing.assert_close(ta.functional.silu_mul(a, a), F.silu(a) * a)
+    with pytest.raises(RuntimeError, match="torch_activations.swiglu: halving dimension must be even"):
+        ta.functional.swiglu(torch.randn(3, 5))
+    with pytest.raises(RuntimeError, match="torch_activations.glu: a 0-dim input"):
+        ta.functional.glu(torch.randn(()))
+    with pytest.raises(RuntimeError, match="torch_activations.silu_mul: gate has shape"):
+        ta.functional.silu_mul(torch.randn(3, 4), torch.randn(4, 3))
+    with pytest.raises(RuntimeError, match="approximate must be 'none' or 'tanh', got 'fast'"):
+        ta.functional.geglu(torch.randn(3, 4), -1, "fast")
+    with pytest.raises(RuntimeError, match="torch_activations.reglu: expected a floating-point input"):
+        ta.functional.reglu(torch.ones(3, 4, dtype=torch.int64))
+
+
+def test_nonfinite_inputs_give_nan_where_the_composite_does():
+    x = torch.tensor([[float("nan"), 1.0, 2.0, float("nan")]])
+    y = ta.functional.swiglu(x)
+    assert y[0, 0].isnan() and y[0, 1].isnan()
+
+
+def test_modules():
+    m, twin = ta.nn.GLU(dim=1), torch.nn.GLU(dim=1)
+    assert isinstance(m, torch.nn.GLU) and repr(m) == repr(twin)
+    x = torch.randn(3, 8, 2)
+    torch.testing.assert_close(m(x), twin(x))
+    torch.testing.assert_close(ta.nn.SwiGLU()(x.transpose(1, 2)), F.silu(x.transpose(1, 2)[..., :4]) * x.transpose(1, 2)[..., 4:])
+    assert repr(ta.nn.GeGLU(approximate="tanh")) == "GeGLU(dim=-1, approximate='tanh')"
+    torch.testing.assert_close(torch.jit.script(ta.nn.ReGLU(1))(x), F.relu(x[:, :4]) * x[:, 4:])
+
+
+def _saved_bytes(fn):
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(storages.values())
+
+
+def test_saved_bytes_no_more_than_the_composite():
+    x = torch.randn(64, 256, requires_grad=True)
+    h = x * 1
+    ours = _saved_bytes(lambda: ta.functional.swiglu(h))
+    composite = _saved_bytes(lambda: F.silu(h[:, :128]) * h[:, 128:])
+    assert ours <= composite
+    gate, up = (torch.randn(64, 128, requires_grad=True) * 1 for _ in range(2))
+    assert _saved_bytes(lambda: ta.functional.silu_mul(gate, up)) <= _saved_bytes(lambda: F.silu(gate) * up)
+
+
+def test_llama_mlp_trains_as_the_composite():
+    """gate, up and down projections; a few SGD steps give the same losses."""
+    def losses(act):
+        torch.manual_seed(0)
+        gate, up, down = torch.nn.Linear(32, 64), torch.nn.Linear(32, 64), torch.nn.Linear(64, 32)
+        params = [*gate.parameters(), *up.parameters(), *down.parameters()]
+        opt = torch.optim.SGD(params, lr=0.05)
+        x, target = torch.randn(128, 32), torch.randn(128, 32)
+        out = []
+        for _ in range(5):
+            opt.zero_grad()
+            loss = F.mse_loss(down(act(gate(x), up(x))), target)
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        return out
+
+    ours, composite = losses(ta.functional.silu_mul), losses(lambda a, b: F.silu(a) * b)
+    assert ours == pytest.approx(composite, rel=1e-5)
+    assert ours[-1] < ours[0]

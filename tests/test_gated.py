@@ -215,3 +215,21 @@ def test_llama_mlp_trains_as_the_composite():
     ours, composite = losses(ta.functional.silu_mul), losses(lambda a, b: F.silu(a) * b)
     assert ours == pytest.approx(composite, rel=1e-5)
     assert ours[-1] < ours[0]
+
+
+@pytest.mark.parametrize("gated", GATED_ACTIVATIONS, ids=lambda g: g.name)
+def test_docstrings(gated):
+    import inspect
+
+    from torch_activations import _docs
+
+    owners = [(getattr(ta.functional, gated.name), inspect.signature(getattr(ta.functional, gated.name)))]
+    if gated.module:
+        cls = getattr(ta.nn, gated.module)
+        owners.append((cls, inspect.signature(cls.__init__)))
+    for owner, signature in owners:
+        text = owner.__doc__
+        assert gated.formula in text and "Backward saves: the input" in text and _docs.NONFINITE_POLICY in text
+        for name, parameter in signature.parameters.items():
+            if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                assert f"    {name} (" in text, (gated.name, name)

@@ -10,7 +10,7 @@ import inspect
 
 import torch
 
-from .registry import ACTIVATIONS, CHANNELWISE, SOFTMAX, Activation
+from .registry import ACTIVATIONS, CHANNELWISE, GATED_ACTIVATIONS, SOFTMAX, Activation, GatedActivation
 
 NONFINITE_POLICY = (
     "Non-finite input: NaN in gives NaN out and a NaN gradient; "
@@ -34,6 +34,8 @@ _PARAMETERS = {
     "init": ("float", "initial value of every slope"),
     "learnable": ("bool", "make beta a one-element Parameter that trains with the model"),
     "device": ("torch.device", "where the parameter is created"),
+    "gate": ("Tensor", "the activated operand; float16, bfloat16, float32 or float64"),
+    "up": ("Tensor", "the other operand, of the gate's shape and dtype"),
     "saved": ("str", "what backward keeps: 'auto' (exact, least memory), 'input', 'output', and where the op "
                      "has one, 'mask' (exact codes, 1 or 2 bits per element) or 'uint8' (the derivative in "
                      "one byte; each gradient element off by at most |grad| / 252)"),
@@ -45,6 +47,10 @@ _OVERRIDES = {
     ("Swish", "beta"): ("float", "beta in the formula (the initial value when learnable)"),
     ("Swish", "dtype"): ("torch.dtype", "dtype of the learnable beta"),
     ("PReLU", "dtype"): ("torch.dtype", "dtype of the weight"),
+    **{(g.name if functional else g.module, "dim"): ("int", "the dimension whose halves are a and b (of even size)")
+       for g in GATED_ACTIVATIONS for functional in (True, False) if functional or g.module},
+    **{(g.name, "input"): ("Tensor", "any shape with dim of even size; float16, bfloat16, float32 or float64")
+       for g in GATED_ACTIVATIONS if g.split},
 }
 
 
@@ -141,6 +147,29 @@ def module_doc(name: str, cls) -> str:
     return "\n".join([title] + _body(specs, name, inspect.signature(cls.__init__), functional=False))
 
 
+def gated_doc(gated: GatedActivation, obj, functional: bool) -> str:
+    """The docstring of a gated function or module, generated as the others are."""
+    owner = gated.name if functional else gated.module
+    signature = inspect.signature(obj if functional else obj.__init__)
+    where = "halves along dim" if gated.split else "two tensors"
+    what = f"torch_activations.functional.{gated.name} as a module" if not functional else gated.name
+    lines = [f"{what}: a gated activation ({where}), with fused forward and backward kernels (CPU and CUDA).", "",
+             f"    {gated.formula}", "", "Args:" if functional else "Args (constructor):"]
+    lines += _parameter_lines(owner, signature) + [""]
+    lines.append("Shape: the input's, with dim halved (dim of even size)." if gated.split
+                 else "Shape: gate and up of one shape; the output has it.")
+    lines.append("Backward saves: the input (" + ("one tensor" if gated.split else "gate and up") +
+                 "; no intermediate).")
+    if gated.torch_functional is not None:
+        lines.append("Torch twin: torch.nn.functional.glu, with the same arguments and defaults." if functional else
+                     "Torch twin: torch.nn.GLU; this class subclasses it, so the constructor, attributes, "
+                     "extra_repr and state_dict keys are torch's and only forward differs.")
+    else:
+        lines.append("Torch twin: none; the reference is the composite act(a) * b in plain PyTorch.")
+    lines.append(NONFINITE_POLICY)
+    return "\n".join(lines)
+
+
 def attach(namespace: dict) -> None:
     """Set the docstring of every activation defined in `namespace` (the
     globals of torch_activations.functional or torch_activations.nn)."""
@@ -148,8 +177,13 @@ def attach(namespace: dict) -> None:
     if module == "functional":
         for name in _group(_function_name):
             namespace[name].__doc__ = functional_doc(name, namespace[name])
+        for gated in GATED_ACTIVATIONS:
+            namespace[gated.name].__doc__ = gated_doc(gated, namespace[gated.name], functional=True)
     elif module == "nn":
         for name in _group(lambda spec: spec.module):
             namespace[name].__doc__ = module_doc(name, namespace[name])
+        for gated in GATED_ACTIVATIONS:
+            if gated.module:
+                namespace[gated.module].__doc__ = gated_doc(gated, namespace[gated.module], functional=False)
     else:
         raise ValueError(f"no generated docstrings for module {namespace['__name__']}")

@@ -35,6 +35,17 @@ def _split_composite(gated, params, dim):
     return fn
 
 
+def _assert_close(ours, ref, dtype, scale=None):
+    """Within the suite's tolerance relative to each element, the absolute part
+    scaled by `scale` (|grad| times the other operand: a product's float
+    rounding is relative to its factors, not to the result)."""
+    rtol, atol = TOLERANCES[dtype]
+    ours, ref = ours.double(), ref.double()
+    bound = rtol * ref.abs() + atol * 10 * (1 if scale is None else 1 + scale.double())
+    assert torch.equal(ours.isnan(), ref.isnan())
+    assert ((ours - ref).abs() <= bound)[~ref.isnan()].all(), ((ours - ref).abs() - bound).max()
+
+
 def _finite_grads(fn, inputs, grad):
     leaves = [t.detach().clone().requires_grad_() for t in inputs]
     y = fn(*leaves)
@@ -53,10 +64,10 @@ def test_split_forms_equal_the_composite(gated, params, dim, dtype):
     y, (gx,) = _finite_grads(lambda v: fn(v, dim, *params), [x], grad := make_input(
         _split_composite(gated, params, dim)(x).shape, dtype, scale=1.0))
     yr, (gxr,) = _finite_grads(_split_composite(gated, params, dim), [x.double()], grad.double())  # in float64
-    y, gx = y.double(), gx.double()
-    rtol, atol = TOLERANCES[dtype]
-    torch.testing.assert_close(y, yr, rtol=rtol, atol=atol * 10)
-    torch.testing.assert_close(gx, gxr, rtol=rtol, atol=atol * 10)
+    a, b = gated.halves(x.double(), dim)
+    scale_a, scale_b = grad.double().abs() * (b.abs() + 1), grad.double().abs() * (a.abs() + 1)
+    _assert_close(y, yr, dtype, a.abs() * b.abs())
+    _assert_close(gx, gxr, dtype, torch.cat((scale_b, scale_a) if gated.act_second else (scale_a, scale_b), dim))
 
 
 MUL_CASES = [(g, p) for g in MUL for p in _param_cases(g)]
@@ -70,10 +81,10 @@ def test_mul_forms_equal_the_composite(gated, params, dtype):
     fn = getattr(ta.functional, gated.name)
     y, grads = _finite_grads(lambda a, b: fn(a, b, *params), [gate, up], grad)
     yr, grads_r = _finite_grads(_composite(gated, params), [gate.double(), up.double()], grad.double())
-    rtol, atol = TOLERANCES[dtype]
-    torch.testing.assert_close(y.double(), yr, rtol=rtol, atol=atol * 10)
-    for g, gr in zip(grads, grads_r):
-        torch.testing.assert_close(g.double(), gr, rtol=rtol, atol=atol * 10)
+    g = grad.double().abs()
+    _assert_close(y, yr, dtype, gate.double().abs() * up.double().abs())
+    _assert_close(grads[0], grads_r[0], dtype, g * (up.double().abs() + 1))
+    _assert_close(grads[1], grads_r[1], dtype, g * (gate.double().abs() + 1))
 
 
 def test_glu_equals_torch_on_its_own_samples():

@@ -10,6 +10,7 @@ import torch_activations as ta
 from torch_activations.registry import GATED_ACTIVATIONS
 
 from helpers import TOLERANCES, make_input
+from test_saved import _saved_storages
 
 ops = torch.ops.torch_activations
 SPLIT = [g for g in GATED_ACTIVATIONS if g.split]
@@ -185,15 +186,7 @@ def test_modules():
 
 
 def _saved_bytes(fn):
-    storages = {}
-
-    def pack(t):
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(storages.values())
+    return sum(_saved_storages(fn)[1].values())
 
 
 def test_saved_bytes_no_more_than_the_composite():

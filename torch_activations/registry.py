@@ -23,8 +23,20 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _KAPPA = 0.044715
 
 
+class _Parameters:
+    """The (name, default) pairs of `params`, apart."""
+
+    @property
+    def param_names(self):
+        return tuple(p for p, _ in self.params)
+
+    @property
+    def defaults(self):
+        return tuple(d for _, d in self.params)
+
+
 @dataclass(frozen=True)
-class Activation:
+class Activation(_Parameters):
     name: str  # op name in torch.ops.torch_activations and in torch_activations.functional
     module: str  # class name in torch_activations.nn
     kind: str  # POINTWISE, CHANNELWISE or SOFTMAX
@@ -47,13 +59,6 @@ class Activation:
     notes: str = ""
     formula: str = ""  # the math in plain text, for the docstrings (torch_activations._docs)
 
-    @property
-    def param_names(self):
-        return tuple(p for p, _ in self.params)
-
-    @property
-    def defaults(self):
-        return tuple(d for _, d in self.params)
 
 
 def _zero(saved, *params):
@@ -333,7 +338,7 @@ def get(name: str) -> Activation:
 # ------------------------------------------------------------------ gated
 
 @dataclass(frozen=True)
-class GatedActivation:
+class GatedActivation(_Parameters):
     """act(a) * b. Split forms (`split`) take a and b as the halves of one
     input along dim: the first half is a, except for glu (torch's: the
     sigmoid of the second half gates the first). *_mul forms take a (gate)
@@ -348,14 +353,6 @@ class GatedActivation:
     torch_functional: Optional[Callable] = None
     torch_module: Optional[type] = None
     formula: str = ""
-
-    @property
-    def param_names(self):
-        return tuple(p for p, _ in self.params)
-
-    @property
-    def defaults(self):
-        return tuple(d for _, d in self.params)
 
     def halves(self, x, dim):
         """(a, b) of a split form's input."""

@@ -60,7 +60,6 @@ class Activation(_Parameters):
     formula: str = ""  # the math in plain text, for the docstrings (torch_activations._docs)
 
 
-
 def _zero(saved, *params):
     return torch.zeros_like(saved)
 

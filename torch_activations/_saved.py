@@ -15,8 +15,9 @@
 
 The coded modes run torch.ops.torch_activations.<op>_coded (output and
 codes) and <op>_coded_backward (gradient from the codes), whose autograd is
-C++; the second-order formula is registered here. A call that records no graph (no grad mode, or an input
-that does not require grad) runs as "auto": nothing is saved either way.
+C++; the second-order formula is registered here. A call that records no
+graph (no grad mode, or an input that does not require grad) runs as "auto":
+nothing is saved either way.
 """
 
 import torch
@@ -48,10 +49,11 @@ def check(name, saved):
         return saved
     if not isinstance(saved, str) or saved not in MODES:
         raise ValueError(f"torch_activations.{name}: saved must be one of {', '.join(map(repr, MODES))}, got {saved!r}")
+    takers = ", ".join(s.name for s in BY_NAME.values() if s.coded == saved)
     why = {
         "output": "its derivative cannot be computed from its output",
-        "mask": "it is not piecewise linear (mask is for relu, leaky_relu, relu6, leaky_relu6, hardsigmoid)",
-        "uint8": "uint8 is for gelu, silu, swish, mish and hardswish",
+        "mask": f"it is not piecewise linear (mask is for {takers})",
+        "uint8": f"uint8 is for {takers}",
     }.get(saved, "it has no such mode")
     raise ValueError(f"torch_activations.{name}: saved={saved!r} is not available: {why}; "
                      f"it takes {', '.join(map(repr, modes(spec)))}")

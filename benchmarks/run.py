@@ -17,6 +17,9 @@ Sections (--skip drops some):
   training  a training step of MLPs and a transformer block, torch.nn
             against torch_activations.convert of it: peak memory, saved
             bytes and time (CPU; benchmarks/training.py)
+  fused     the gated ops and bias_activation against the composites users
+            write, eager and compiled, forward+backward at 2^20..2^24 (CPU;
+            benchmarks/fused.py)
 sizes, overhead and rows run under the tuned allocation setting only (CPU).
 
 The competitors run side by side, interleaved round by round, so sample i of
@@ -48,7 +51,8 @@ Modes: --quick: float32 at 2^23 in main, sizes 2^10, 2^13, 2^16, 2^18, 2^20,
 Output in --out (default bench_out/): results.json (every case, with its
 spread), results.md (a one-screen summary and a table per op), ratio_vs_size.png
 and bandwidth.png (need matplotlib); training.json, training.md and
-training.png from the training section.
+training.png from the training section; fused.json and fused.md from the
+fused section.
 """
 
 import argparse
@@ -74,11 +78,12 @@ except ImportError:  # run from a checkout that is built in place but not instal
 import _cases
 import _report
 import _timing
+import fused
 import training
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 MODES = ("fwd", "fwdbwd")
-SECTIONS = ("main", "sizes", "overhead", "rows", "training")
+SECTIONS = ("main", "sizes", "overhead", "rows", "training", "fused")
 # log2 element counts
 MAIN_SIZES = {
     ("cpu", "quick"): (23,),  # 2^23: where the CPU targets are stated
@@ -530,6 +535,12 @@ def main(argv=None):
         print("\ntraining step, torch.nn against converted:")
         training.write(args.out, training.run(config["run_mode"] == "quick"), config["command"])
         with open(os.path.join(args.out, "training.md")) as part, open(os.path.join(args.out, "results.md"), "a") as whole:
+            whole.write("\n" + part.read())
+    if "fused" in config["sections"] and config["device"] == "cpu":
+        print("\nfused ops against their composites:")
+        command = "python benchmarks/fused.py" + (" --quick" if config["run_mode"] == "quick" else "") + f" --out {args.out}"
+        status = max(status, fused.write(args.out, fused.run(config["run_mode"] == "quick"), command))
+        with open(os.path.join(args.out, "fused.md")) as part, open(os.path.join(args.out, "results.md"), "a") as whole:
             whole.write("\n" + part.read())
     return status
 

@@ -392,6 +392,64 @@ struct GatedFamily {
   }
 };
 
+// --------------------------------------------------------------------- bias
+
+// bias_<op>(x, bias, params...): the node keeps the bias and what Rule says
+// (op_table.h's PointwiseBias or GatedBias): the output where it is exact,
+// else the input, never x + bias.
+template <class Rule, class... P>
+struct Biased {
+  static std::string op_name() { return Rule::name(); }
+  static const auto& forward_op() {
+    static const auto op = find_op<Tensor(const Tensor&, const Tensor&, P...)>(op_name());
+    return op;
+  }
+  static const auto& backward_op() {
+    static const auto op =
+        find_op<std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&, P...)>(op_name() + "_backward");
+    return op;
+  }
+
+  struct Backward : SavingNode<Biased, Backward> {
+    SavedVariable saved, bias;
+    std::tuple<Stored<P>...> params;
+    explicit Backward(P... p) : params(Stored<P>(p)...) {}
+    void release() {
+      saved.reset_data();
+      bias.reset_data();
+    }
+    variable_list apply(variable_list&& grads) override {
+      std::lock_guard<std::mutex> lock(this->mutex_);
+      const Tensor s = saved.unpack(this->getptr()), b = bias.unpack();
+      if (!grads[0].defined()) return {Tensor(), Tensor()};
+      auto [grad_x, grad_bias] = backward_call([&] {
+        return std::apply([&](const auto&... p) { return backward_op().call(grads[0], s, b, p...); }, params);
+      });
+      return {grad_x, grad_bias};
+    }
+  };
+
+  static Tensor forward(const Tensor& x, const Tensor& bias, P... p) {
+    check_no_forward_grad(op_name(), x);
+    check_no_forward_grad(op_name(), bias);
+    Tensor y = below_autograd([&] { return forward_op().call(x, bias, p...); });
+    if (torch::autograd::compute_requires_grad(x, bias)) {
+      const bool from_output = Rule::saves_output(x, p...);
+      auto node = c10::make_intrusive<Backward>(p...);
+      node->set_next_edges(torch::autograd::collect_next_edges(x, bias));
+      torch::autograd::set_history(y, node);
+      node->saved = SavedVariable(from_output ? y : x, /*is_output=*/from_output);
+      node->bias = SavedVariable(bias, false);
+    }
+    return y;
+  }
+
+  static std::tuple<Tensor, Tensor> backward(const Tensor& grad, const Tensor& saved, const Tensor& bias, P... p) {
+    return differentiable_backward(op_name() + "_backward", {grad, saved, bias}, {c10::IValue(Stored<P>(p))...},
+                                   [&] { return backward_op().call(grad, saved, bias, p...); });
+  }
+};
+
 // ------------------------------------------------------------------ softmax
 
 template <bool kLog>
@@ -461,6 +519,12 @@ struct AutogradRegistrar {
       m.impl(C::op_name().c_str(), &C::forward);
       m.impl((C::op_name() + "_backward").c_str(), &C::backward);
     }
+    bias<Biased<PointwiseBias<Op>, P...>>();
+  }
+  template <class F>
+  void bias() {
+    m.impl(F::op_name().c_str(), &F::forward);
+    m.impl((F::op_name() + "_backward").c_str(), &F::backward);
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {
@@ -474,6 +538,7 @@ struct AutogradRegistrar {
     if constexpr (G::kSplit) {
       m.impl(F::op_name().c_str(), &F::split_forward);
       m.impl((F::op_name() + "_backward").c_str(), &F::split_backward);
+      bias<Biased<GatedBias<G>, P...>>();
     } else {
       m.impl(F::op_name().c_str(), &F::mul_forward);
       m.impl((F::op_name() + "_backward").c_str(), &F::mul_backward);

@@ -17,10 +17,16 @@
 //   B::channelwise_forward<Op>(x, w, out, channel_stride, channels)
 //   B::channelwise_backward<Op>(grad, x, w, grad_x, channel_stride, channels)
 //        -> per-channel weight gradient in the compute type (float or double)
-//   B::gated_forward<Act>(act_src, mul_src, out, GatedShape, params...)
-//        out = act(a) * b over GatedShape's rows (out contiguous, len a row)
+//   B::gated_forward<Act>(act_src, mul_src, out, GatedShape, bias, params...)
+//        out = act(a) * b over GatedShape's rows (out contiguous, len a row);
+//        a defined bias (of a row's full width) is added to a and b first
 //   B::gated_backward<Act>(grad, act_src, mul_src, grad_act, grad_mul, GatedShape, params...)
 //        both gradients at the operands' own offsets
+//   B::gated_bias_backward<Act>(grad, x, bias, grad_x, GatedShape, params...)
+//        -> the column sums of grad_x (the bias gradient, compute type)
+//   B::bias_forward<Op>(x, bias, out, params...)    out = Op.forward(x + bias)
+//   B::bias_backward<Op>(grad, saved, bias, grad_x, saved_output, params...)
+//        -> the column sums of grad_x (contiguous tensors, rows of bias.numel())
 //   B::softmax_forward(x, out, outer, dim_size, inner, log)
 //   B::softmax_backward(grad, out, grad_x, outer, dim_size, inner, log)
 // The Meta backend computes nothing: it runs the same checks and allocates
@@ -494,7 +500,7 @@ Tensor split_gated_forward(const Tensor& x, int64_t dim, P... p) {
   if constexpr (B::kComputes) {
     if (out.numel() > 0) {
       const Tensor xc = x.contiguous();
-      B::template gated_forward<G::template Act>(xc, xc, out, split_shape(xc, dim, G::kActSecond), p...);
+      B::template gated_forward<G::template Act>(xc, xc, out, split_shape(xc, dim, G::kActSecond), Tensor(), p...);
     }
   }
   return out;
@@ -532,7 +538,7 @@ Tensor mul_gated_forward(const Tensor& gate, const Tensor& up, P... p) {
     if (out.numel() > 0) {
       const int64_t n = out.numel();
       B::template gated_forward<G::template Act>(in_layout_of(gate, out), in_layout_of(up, out), out,
-                                                 GatedShape{1, n, n, 0, 0}, p...);
+                                                 GatedShape{1, n, n, 0, 0}, Tensor(), p...);
     }
   }
   return out;
@@ -556,6 +562,114 @@ std::tuple<Tensor, Tensor> mul_gated_backward(const Tensor& grad, const Tensor& 
   return {grad_gate, grad_up};
 }
 
+// --------------------------------------------------------------------- bias
+
+// bias_<op>(x, bias, params...) = op(x + bias), bias along the last
+// dimension (for the split gated ops the full width, dim -1 then halved);
+// backward gives the input's gradient and the bias's (its column sums) from
+// one pass. Pointwise ops keep what their rule keeps (the output where it is
+// exact), gated ops the input.
+inline std::string bias_name(const char* op) { return std::string("bias_") + op; }
+
+inline void check_bias(const char* op, const Tensor& x, const Tensor& bias) {
+  check_float(op, x);
+  check_float(op, bias, "bias");
+  check_pair(op, x, "input", bias, "bias", /*same_shape=*/false);
+  TORCH_CHECK(x.dim() > 0, "torch_activations.", op, ": a 0-dim input has no last dimension to add a bias along");
+  TORCH_CHECK(bias.dim() == 1 && bias.sym_size(0) == x.sym_size(-1), "torch_activations.", op,
+              ": expected a bias of shape (", x.sym_size(-1), ",) (the input's last dimension), got ",
+              bias.sym_sizes());
+}
+
+template <template <class> class Op>
+struct PointwiseBias {
+  static std::string name() { return bias_name(Op<float>::name); }
+  template <class... P>
+  static bool saves_output(const Tensor& x, P... p) { return saved_is_output<Op>(x.scalar_type(), p...); }
+};
+
+template <class G>
+struct GatedBias {
+  static std::string name() { return bias_name(G::name); }
+  template <class... P>
+  static bool saves_output(const Tensor&, P...) { return false; }
+};
+
+template <class B, template <class> class Op, class... P>
+Tensor bias_pointwise_forward(const Tensor& x, const Tensor& bias, P... p) {
+  const std::string name = PointwiseBias<Op>::name();
+  check_bias(name.c_str(), x, bias);
+  check_params<Op>(p...);
+  Tensor out = output_like(x);
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      into_layout(out, [&](const Tensor& dense) { B::template bias_forward<Op>(x.contiguous(), bias.contiguous(), dense, p...); });
+    }
+  }
+  return out;
+}
+
+template <class B, template <class> class Op, class... P>
+std::tuple<Tensor, Tensor> bias_pointwise_backward(const Tensor& grad, const Tensor& saved, const Tensor& bias, P... p) {
+  const std::string name = PointwiseBias<Op>::name();
+  check_float(name.c_str(), grad, "grad");
+  check_bias(name.c_str(), saved, bias);
+  check_pair(name.c_str(), grad, "grad", saved, "saved tensor", /*same_shape=*/true);
+  check_params<Op>(p...);
+  Tensor grad_x = output_like(grad, saved);
+  if constexpr (B::kComputes) {
+    if (grad_x.numel() == 0) return {grad_x, at::zeros_like(bias)};
+    Tensor grad_bias;
+    into_layout(grad_x, [&](const Tensor& dense) {
+      grad_bias = B::template bias_backward<Op>(grad.contiguous(), saved.contiguous(), bias.contiguous(), dense,
+                                                saved_is_output<Op>(saved.scalar_type(), p...), p...);
+    });
+    return {grad_x, grad_bias.to(bias.scalar_type())};
+  } else {
+    return {grad_x, at::empty_like(bias)};
+  }
+}
+
+template <class B, class G, class... P>
+Tensor bias_gated_forward(const Tensor& x, const Tensor& bias, P... p) {
+  const std::string name = GatedBias<G>::name();
+  check_bias(name.c_str(), x, bias);
+  check_params<G::template Act>(p...);
+  const int64_t dim = checked_halving_dim(name.c_str(), x, -1);
+  Tensor out = at::empty_symint(halved_sizes(x, dim), x.options());
+  if constexpr (B::kComputes) {
+    if (out.numel() > 0) {
+      const Tensor xc = x.contiguous();
+      B::template gated_forward<G::template Act>(xc, xc, out, split_shape(xc, dim, G::kActSecond), bias.contiguous(),
+                                                 p...);
+    }
+  }
+  return out;
+}
+
+template <class B, class G, class... P>
+std::tuple<Tensor, Tensor> bias_gated_backward(const Tensor& grad, const Tensor& x, const Tensor& bias, P... p) {
+  const std::string name = GatedBias<G>::name();
+  check_float(name.c_str(), grad, "grad");
+  check_bias(name.c_str(), x, bias);
+  check_pair(name.c_str(), grad, "grad", x, "input", /*same_shape=*/false);
+  check_params<G::template Act>(p...);
+  const int64_t dim = checked_halving_dim(name.c_str(), x, -1);
+  TORCH_CHECK(grad.sym_sizes() == c10::SymIntArrayRef(halved_sizes(x, dim)), "torch_activations.", name,
+              ": grad has shape ", grad.sym_sizes(), " but the input's halves have shape ",
+              c10::SymIntArrayRef(halved_sizes(x, dim)));
+  Tensor grad_x = at::empty_like(x, at::MemoryFormat::Contiguous);
+  if constexpr (B::kComputes) {
+    if (grad_x.numel() == 0) return {grad_x, at::zeros_like(bias)};
+    const Tensor xc = x.contiguous();
+    const Tensor grad_bias = B::template gated_bias_backward<G::template Act>(
+        grad.contiguous(), xc, bias.contiguous(), grad_x, split_shape(xc, dim, G::kActSecond), p...);
+    return {grad_x, grad_bias.to(bias.scalar_type())};
+  } else {
+    return {grad_x, at::empty_like(bias)};
+  }
+}
+
 // ------------------------------------------------------ kernel registration
 
 template <class B>
@@ -572,6 +686,8 @@ struct KernelRegistrar {
       m.impl((name + "_coded").c_str(), &pointwise_coded<B, Op, P...>);
       m.impl((name + "_coded_backward").c_str(), &pointwise_coded_backward<B, Op, P...>);
     }
+    m.impl(bias_name(name.c_str()).c_str(), &bias_pointwise_forward<B, Op, P...>);
+    m.impl((bias_name(name.c_str()) + "_backward").c_str(), &bias_pointwise_backward<B, Op, P...>);
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {
@@ -585,6 +701,8 @@ struct KernelRegistrar {
     if constexpr (G::kSplit) {
       m.impl(name.c_str(), &split_gated_forward<B, G, P...>);
       m.impl((name + "_backward").c_str(), &split_gated_backward<B, G, P...>);
+      m.impl(bias_name(G::name).c_str(), &bias_gated_forward<B, G, P...>);
+      m.impl((bias_name(G::name) + "_backward").c_str(), &bias_gated_backward<B, G, P...>);
     } else {
       m.impl(name.c_str(), &mul_gated_forward<B, G, P...>);
       m.impl((name + "_backward").c_str(), &mul_gated_backward<B, G, P...>);

@@ -44,6 +44,12 @@ struct SchemaDefiner {
       m.def((name + "_coded(Tensor x" + params + ") -> (Tensor, Tensor)").c_str());
       m.def((name + "_coded_backward(Tensor grad, Tensor codes" + params + ") -> Tensor").c_str());
     }
+    bias(bias_name(name.c_str()), params);
+  }
+  // op(x + bias), and backward to the input's and the bias's gradients
+  void bias(const std::string& name, const std::string& params) {
+    m.def((name + "(Tensor x, Tensor bias" + params + ") -> Tensor").c_str());
+    m.def((name + "_backward(Tensor grad, Tensor saved, Tensor bias" + params + ") -> (Tensor, Tensor)").c_str());
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {
@@ -59,6 +65,7 @@ struct SchemaDefiner {
     if constexpr (G::kSplit) {  // act(one half) * the other, halves along dim
       m.def((name + "(Tensor x, int dim" + params + ") -> Tensor").c_str());
       m.def((name + "_backward(Tensor grad, Tensor x, int dim" + params + ") -> Tensor").c_str());
+      bias(bias_name(G::name), params);  // halves along dim -1 of x + bias
     } else {  // act(gate) * up
       m.def((name + "(Tensor gate, Tensor up" + params + ") -> Tensor").c_str());
       m.def((name + "_backward(Tensor grad, Tensor gate, Tensor up" + params + ") -> (Tensor, Tensor)").c_str());
@@ -94,6 +101,12 @@ struct PythonBindings {
       m.def(C::op_name().c_str(), [](const Tensor& x, P... p) { return C::forward_op().call(x, p...); },
             py::call_guard<py::gil_scoped_release>());
     }
+    bias<autograd::Biased<PointwiseBias<Op>, P...>, P...>();
+  }
+  template <class F, class... P>
+  void bias() {
+    m.def(F::op_name().c_str(), [](const Tensor& x, const Tensor& b, P... p) { return F::forward_op().call(x, b, p...); },
+          py::call_guard<py::gil_scoped_release>());
   }
   template <template <class> class Op, bool kPerChannel>
   void channelwise() {
@@ -107,6 +120,7 @@ struct PythonBindings {
     if constexpr (G::kSplit) {
       m.def(F::op_name().c_str(), [](const Tensor& x, int64_t dim, P... p) { return F::forward_op().call(x, dim, p...); },
             py::call_guard<py::gil_scoped_release>());
+      bias<autograd::Biased<GatedBias<G>, P...>, P...>();
     } else {
       m.def(F::op_name().c_str(), [](const Tensor& a, const Tensor& b, P... p) { return F::forward_op().call(a, b, p...); },
             py::call_guard<py::gil_scoped_release>());

@@ -30,7 +30,7 @@ SWEEP = (10, 12)
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     command = [sys.executable, str(BENCHMARKS / "run.py"), "--ops", ",".join(OPS), "--sizes", "12",
-               "--sweep-sizes", ",".join(map(str, SWEEP)), "--dtypes", "float32", "--no-compile", "--skip", "rows,training",
+               "--sweep-sizes", ",".join(map(str, SWEEP)), "--dtypes", "float32", "--no-compile", "--skip", "rows,training,fused",
                "--cpu-malloc", "tuned", "--device", "cpu", "--seconds", "0.01", "--out", str(out)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert completed.returncode in (0, 1), completed.stderr[-3000:]
@@ -218,7 +218,7 @@ def test_overhead_target_is_one_microsecond():
 
 def test_quick_mode_covers_every_target():
     config = bench.resolve_config(bench.parse_args(["--quick", "--device", "cpu"]), ["run.py", "--quick"])
-    assert set(config["sections"]) == {"main", "sizes", "overhead", "training"}
+    assert set(config["sections"]) == {"main", "sizes", "overhead", "training", "fused"}
     assert 23 in config["log2_sizes"] and set(config["sweep_dtypes"]) == {"float32", "bfloat16"}
     sweep = config["sweep_log2_sizes"]
     assert min(sweep) == 10 and max(sweep) == 24 and any(16 <= k <= 20 for k in sweep)
@@ -279,3 +279,24 @@ def test_training_memory_and_report(tmp_path):
     text = (tmp_path / "training.md").read_text()
     assert all(f"| {m} |" in text for m in training.MODELS)
     assert json.loads((tmp_path / "training.json").read_text())["results"] == results
+
+
+# --------------------------------------------------------- the fused section
+
+import fused  # noqa: E402
+
+
+def test_fused_cases_measure_and_report(tmp_path):
+    """Every case runs ours against its composite (here the eager one stands
+    in for the compiled), agrees with it, and the report states each verdict."""
+    results = []
+    for name, (_, composite, _) in fused.CASES.items():
+        result = fused.measure(name, "float32", 2**13, composite, seconds=0.001)
+        assert result["max_rel_diff"] < 1e-5, name
+        assert result["saved_ours"] <= result["saved_composite"], name
+        assert result["vs_eager"]["median"] > 0 and result["vs_compiled"]["median"] > 0
+        results.append(result)
+    status = fused.write(str(tmp_path), results, "python benchmarks/fused.py --out x")
+    text = (tmp_path / "fused.md").read_text()
+    assert status == (0 if all(map(fused.verdict, results)) else 1)
+    assert text.count("| float32 | 2^13 |") == len(fused.CASES) and "meet every target" in text

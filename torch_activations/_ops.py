@@ -12,7 +12,8 @@ are C++ (csrc/autograd.h, csrc/op_table.h). Here, from the registry:
 import torch
 
 from ._library import _C
-from .registry import ACTIVATIONS, BY_NAME, CHANNELWISE, GATED_ACTIVATIONS, POINTWISE, SOFTMAX, broadcast_weight
+from .registry import (ACTIVATIONS, BIASED, BY_NAME, CHANNELWISE, GATED_ACTIVATIONS, POINTWISE, SOFTMAX,
+                       broadcast_weight)
 
 ops = torch.ops.torch_activations
 
@@ -352,6 +353,49 @@ def _register_gated(gated):
 
 for _gated in GATED_ACTIVATIONS:
     _register_gated(_gated)
+
+
+# --------------------------------------------------------------------- bias
+
+
+def _column_sum(t):
+    return t.reshape(-1, t.shape[-1]).sum(0)
+
+
+def _register_bias(spec):
+    """The second-order formula of bias_<op>_backward: (grad, saved, bias) ->
+    (grad_x, grad_bias), grad_bias the column sums of grad_x, so an incoming
+    gradient of grad_bias reaches every row of grad_x."""
+    if spec in GATED_ACTIVATIONS:
+        def second(grad, x, bias, gg, *params):
+            a, b = spec.halves(x + bias, -1)
+            gg_a, gg_b = spec.halves(gg, -1)
+            d_grad, d_a, d_b = _gated_second(spec, grad, a, b, gg_a, gg_b, params)
+            d_z = torch.cat((d_b, d_a) if spec.act_second else (d_a, d_b), -1)
+            return d_grad, d_z, _column_sum(d_z)
+    else:
+        backward = getattr(ops, f"{spec.name}_backward")
+
+        def second(grad, saved, bias, gg, *params):
+            from_output = _pointwise_saves_output(spec.name, saved.dtype, True, tuple(params))
+            z = saved if from_output else saved + bias
+            factor = spec.second_from_output if from_output and spec.second_from_output is not None else spec.second
+            d_z = gg * grad * factor(z, *params)
+            # kept from the output, backward reads no bias: it acts through the output
+            return backward(gg, z, *params), d_z, None if from_output else _column_sum(d_z)
+
+    def second_order(saved, grads, *params):
+        (grad, saved_t, bias), (gg_x, gg_bias) = saved, grads
+        if gg_x is None and gg_bias is None:
+            return None, None, None
+        gg = gg_bias.expand_as(saved_t) if gg_x is None else gg_x if gg_bias is None else gg_x + gg_bias
+        return second(grad, saved_t, bias, gg, *params)
+
+    _C._register_second_order(f"bias_{spec.name}_backward", second_order)
+
+
+for _biased in BIASED:
+    _register_bias(_biased)
 
 
 # ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from torch._C import _has_torch_function_unary, _has_torch_function_variadic
 
 from . import _ops, _saved
 from ._library import _C
-from .registry import ACTIVATIONS
+from .registry import ACTIVATIONS, BIASED_BY_NAME
 
 Tensor = torch.Tensor
 ops = torch.ops.torch_activations
@@ -162,6 +162,46 @@ def gelu_mul(gate: Tensor, up: Tensor, approximate: str = "none") -> Tensor:
 def relu_mul(gate: Tensor, up: Tensor) -> Tensor:
     """relu(gate) * up, gate and up of one shape."""
     return _mul_gated("relu_mul", gate, up, ())
+
+
+def _bias_call(activation: str, params: dict):
+    """(op name, parameter values) of bias_activation's call; errors name both."""
+    spec = BIASED_BY_NAME.get(activation) if isinstance(activation, str) else None
+    if spec is None:
+        raise ValueError(f"torch_activations.bias_activation: unknown activation {activation!r}; it takes "
+                         f"{', '.join(map(repr, BIASED_BY_NAME))}")
+    unknown = set(params) - set(spec.param_names)
+    if unknown:
+        takes = f"its parameters are {', '.join(spec.param_names)}" if spec.params else "it has no parameters"
+        raise TypeError(f"torch_activations.bias_activation: {activation} got an unexpected parameter "
+                        f"{', '.join(sorted(unknown))}; {takes}")
+    values = tuple(type(default)(params.get(name, default)) for name, default in spec.params)
+    return f"bias_{activation}", values
+
+
+def bias_activation(input: Tensor, bias: Tensor, activation: str, **params) -> Tensor:
+    """activation(input + bias) in one pass: a Linear layer's bias fused into
+    its activation (call the Linear with bias=False and hand its bias here).
+
+    Args:
+        input (Tensor): any shape with at least one dimension; float16, bfloat16, float32 or float64
+        bias (Tensor): shape (input.shape[-1],), the input's dtype and device
+        activation (str): a pointwise activation's name ('relu', 'gelu', 'silu', ...) or a gated
+            one's ('glu', 'swiglu', 'geglu', 'reglu': the bias of the full width, the halves then
+            taken along the last dimension)
+        **params: the activation's own parameters by name (negative_slope=, approximate=, ...),
+            with torch.nn.functional's defaults
+
+    Backward gives the gradients of input and bias (the column sums) from one pass over the
+    data, and keeps what the activation alone keeps (its output where that is exact, else the
+    input) plus the bias: never input + bias. The sum is rounded to the input's dtype before
+    the activation, as in the composite ``act(input + bias)``, so values and the input's
+    gradient are the composite's bits (with this library's activation); the bias gradient is
+    summed in float32 (float64 for float64) and rounded once.
+    """
+    name, values = _bias_call(activation, params)
+    fast = not (_is_compiling() or _has_torch_function_variadic(input, bias))
+    return (getattr(_C, name) if fast else getattr(ops, name))(input, bias, *values)
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:

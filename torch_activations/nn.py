@@ -337,6 +337,36 @@ class GeGLU(_SplitGated):
         return f"dim={self.dim}, approximate={self.approximate!r}"
 
 
+class BiasActivation(torch.nn.Module):
+    """activation(input + bias) with a learnable bias: torch_activations.functional.bias_activation
+    as a module, for a Linear layer built with bias=False before it.
+
+    Args (constructor):
+        num_features (int): the size of the input's last dimension (the full width for the gated
+            activations glu, swiglu, geglu and reglu, whose output has half of it)
+        activation (str): the activation's name, as bias_activation takes it
+        device (torch.device), dtype (torch.dtype): of the bias
+        **params: the activation's parameters by name (negative_slope=, approximate=, ...)
+
+    The bias starts at zero (a Linear layer's own bias starts uniform in +-1/sqrt(fan_in): copy it
+    over to replace one). Its state_dict key is "bias".
+    """
+
+    def __init__(self, num_features: int, activation: str, *, device=None, dtype=None, **params) -> None:
+        super().__init__()
+        _, values = functional._bias_call(activation, params)  # checks both
+        self.num_features, self.activation = num_features, activation
+        self.params = dict(zip(functional.BIASED_BY_NAME[activation].param_names, values))
+        self.bias = torch.nn.Parameter(torch.zeros(num_features, device=device, dtype=dtype))
+
+    def forward(self, input: Tensor) -> Tensor:
+        return functional.bias_activation(input, self.bias, self.activation, **self.params)
+
+    def extra_repr(self) -> str:
+        params = "".join(f", {name}={value!r}" for name, value in self.params.items())
+        return f"{self.num_features}, activation={self.activation!r}{params}"
+
+
 def _describe(cls, spec):
     twin = spec.torch_module
     cls.__doc__ = f"Drop-in for torch.nn.{twin.__name__} running torch_activations.functional.{spec.name}.\n\n{twin.__doc__ or ''}"
@@ -349,7 +379,7 @@ for _spec in ACTIVATIONS:
         if _spec.kind == POINTWISE:
             _accept_saved(globals()[_spec.module], _spec.name)
 
-__all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"] + ["GLU", "SwiGLU", "GeGLU", "ReGLU"]
+__all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"] + ["GLU", "SwiGLU", "GeGLU", "ReGLU", "BiasActivation"]
 
 
 from . import _docs  # noqa: E402

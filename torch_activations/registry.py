@@ -376,3 +376,11 @@ GATED_ACTIVATIONS = (
     GatedActivation("relu_mul", None, "relu", split=False, formula="relu_mul(gate, up) = relu(gate) * up"),
 )
 GATED_BY_NAME = {g.name: g for g in GATED_ACTIVATIONS}
+
+# ------------------------------------------------------------------- bias
+
+# What torch_activations.functional.bias_activation takes: every pointwise
+# activation, and the split gated ones (the bias then of the full width,
+# added before the halves are taken along the last dimension).
+BIASED = tuple(a for a in ACTIVATIONS if a.kind == POINTWISE) + tuple(g for g in GATED_ACTIVATIONS if g.split)
+BIASED_BY_NAME = {spec.name: spec for spec in BIASED}

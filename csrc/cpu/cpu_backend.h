@@ -103,6 +103,27 @@ struct Lanes {
     if (valid <= 0) return VecAcc(fill);
     return VecAcc::set(VecAcc(fill), v, valid);
   }
+  // sums[0, count) += r (sums holds a whole step).
+  static void accumulate(Acc* sums, const Vecs& r, int64_t count) {
+    for (int part = 0; part < kParts; ++part) {
+      Acc* p = sums + part * kPartSize;
+      (VecAcc::loadu(p) + masked(r[part], part, count, Acc(0))).store(p);
+    }
+  }
+};
+
+// A compute-type vector rounded to storage type T (x + bias, as the
+// composite rounds it); nothing to do where T is the compute type.
+template <class T>
+struct RoundTo {
+  template <class V>
+  V operator()(const V& v) const {
+    if constexpr (Lanes<T>::kReduced) {
+      return std::get<0>(at::vec::convert_to_float<T>(at::vec::convert_from_float<T>(v, v)));
+    } else {
+      return v;
+    }
+  }
 };
 
 // out[i..i+count) = f(in[i..i+count)...) for count <= one step.
@@ -302,31 +323,159 @@ struct CpuBackend {
     });
   }
 
-  // Gated ops: rows of s.len elements, each a plain vector loop.
+  // Rows of `len` elements, split into runs f(row, col, stop) over tasks of
+  // kGrain elements, each run a plain vector loop.
   template <class F>
-  static void for_each_row_run(const GatedShape& s, const F& f) {
-    at::parallel_for(0, s.outer * s.len, kGrain, [&](int64_t begin, int64_t end) {
+  static void for_each_row_run(int64_t rows, int64_t len, const F& f) {
+    at::parallel_for(0, rows * len, kGrain, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end;) {
-        const int64_t row = i / s.len, col = i - row * s.len, stop = std::min(s.len, col + (end - i));
+        const int64_t row = i / len, col = i - row * len, stop = std::min(len, col + (end - i));
         f(row, col, stop);
         i += stop - col;
       }
     });
   }
 
+  // Column sums of a gradient computed a row at a time: row(r, sums) writes
+  // row r and adds it into sums[0, cols) (the compute type, a step of
+  // padding). Rows go in at most kSumTasks blocks fixed by the shape alone,
+  // so the sums do not depend on the thread count; a block adds kFlushRows
+  // rows in the compute type, then into doubles.
+  static constexpr int64_t kSumTasks = 64, kFlushRows = 32;
+
+  template <class T, class Row>
+  static Tensor column_sums(int64_t rows, int64_t cols, const at::TensorOptions& options, const Row& row) {
+    using L = Lanes<T>;
+    using Acc = typename L::Acc;
+    const int64_t tasks = std::clamp<int64_t>(rows * cols / kGrain, 1, std::min(rows, kSumTasks));
+    const int64_t per_task = (rows + tasks - 1) / tasks;
+    std::vector<double> partial(tasks * cols, 0.0);
+    at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
+      std::vector<Acc> sums(cols + L::kStep);
+      for (int64_t task = task_begin; task < task_end; ++task) {
+        double* total = partial.data() + task * cols;
+        const int64_t end = std::min(rows, (task + 1) * per_task);
+        for (int64_t first = task * per_task; first < end; first += kFlushRows) {
+          std::fill(sums.begin(), sums.end(), Acc(0));
+          for (int64_t r = first; r < std::min(end, first + kFlushRows); ++r) row(r, sums.data());
+          for (int64_t c = 0; c < cols; ++c) total[c] += double(sums[c]);
+        }
+      }
+    });
+    Tensor result = at::empty({cols}, options.dtype(c10::CppTypeToScalarType<Acc>::value));
+    Acc* out = result.data_ptr<Acc>();
+    for (int64_t c = 0; c < cols; ++c) {
+      double sum = 0;
+      for (int64_t task = 0; task < tasks; ++task) sum += partial[task * cols + c];
+      out[c] = Acc(sum);
+    }
+    return result;
+  }
+
+  template <template <class> class Op, class... P>
+  static void bias_forward(const Tensor& x, const Tensor& bias, const Tensor& out, P... p) {
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      const Biased<Op<Acc>, RoundTo<scalar_t>> biased{Op<Acc>(p...), {}};
+      const int64_t cols = bias.numel();
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      const scalar_t* bp = bias.const_data_ptr<scalar_t>();
+      scalar_t* yp = out.data_ptr<scalar_t>();
+      for_each_row_run(x.numel() / cols, cols, [&](int64_t row, int64_t col, int64_t stop) {
+        map_range(col, stop, [&](auto xv, auto bv) { return biased.forward(xv, bv); }, yp + row * cols,
+                  xp + row * cols, bp);
+      });
+    });
+  }
+
+  template <template <class> class Op, class... P>
+  static Tensor bias_backward(const Tensor& g, const Tensor& saved, const Tensor& bias, const Tensor& grad_x,
+                              bool saved_output, P... p) {
+    Tensor grad_bias;
+    TA_DISPATCH_FLOATING(g.scalar_type(), Op<float>::name, [&] {
+      using L = Lanes<scalar_t>;
+      using Acc = typename L::Acc;
+      const Biased<Op<Acc>, RoundTo<scalar_t>> biased{Op<Acc>(p...), {}};
+      const int64_t cols = bias.numel();
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      const scalar_t* sp = saved.const_data_ptr<scalar_t>();
+      const scalar_t* bp = bias.const_data_ptr<scalar_t>();
+      scalar_t* gxp = grad_x.data_ptr<scalar_t>();
+      grad_bias = column_sums<scalar_t>(g.numel() / cols, cols, g.options(), [&](int64_t row, Acc* sums) {
+        const int64_t o = row * cols;
+        for (int64_t j = 0; j < cols; j += L::kStep) {
+          const int64_t count = std::min(L::kStep, cols - j);
+          const auto gv = L::load(gp + o + j, count), sv = L::load(sp + o + j, count), bv = L::load(bp + j, count);
+          typename L::Vecs r;
+          for (int part = 0; part < L::kParts; ++part) r[part] = biased.backward(gv[part], sv[part], bv[part], saved_output);
+          L::store(gxp + o + j, r, count);
+          L::accumulate(sums + j, r, count);
+        }
+      });
+    });
+    return grad_bias;
+  }
+
+  // Gated ops: with a bias, its halves are added to a and b first.
   template <template <class> class Act, class... P>
-  static void gated_forward(const Tensor& act, const Tensor& mul, const Tensor& out, const GatedShape& s, P... p) {
+  static void gated_forward(const Tensor& act, const Tensor& mul, const Tensor& out, const GatedShape& s,
+                            const Tensor& bias, P... p) {
     TA_DISPATCH_FLOATING(out.scalar_type(), Act<float>::name, [&] {
       using Acc = at::opmath_type<scalar_t>;
       const Gated<Act<Acc>> gated{Act<Acc>(p...)};
       const scalar_t* ap = act.const_data_ptr<scalar_t>() + s.act_offset;
       const scalar_t* bp = mul.const_data_ptr<scalar_t>() + s.mul_offset;
       scalar_t* yp = out.data_ptr<scalar_t>();
-      for_each_row_run(s, [&](int64_t row, int64_t col, int64_t stop) {
+      if (bias.defined()) {
+        const scalar_t* bias_a = bias.const_data_ptr<scalar_t>() + s.act_offset;
+        const scalar_t* bias_b = bias.const_data_ptr<scalar_t>() + s.mul_offset;
+        const RoundTo<scalar_t> round;
+        for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
+          map_range(col, stop, [&](auto a, auto ba, auto b, auto bb) { return gated.forward(round(a + ba), round(b + bb)); },
+                    yp + row * s.len, ap + row * s.stride, bias_a, bp + row * s.stride, bias_b);
+        });
+        return;
+      }
+      for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
         map_range(col, stop, [&](auto a, auto b) { return gated.forward(a, b); }, yp + row * s.len,
                   ap + row * s.stride, bp + row * s.stride);
       });
     });
+  }
+
+  template <template <class> class Act, class... P>
+  static Tensor gated_bias_backward(const Tensor& g, const Tensor& x, const Tensor& bias, const Tensor& grad_x,
+                                    const GatedShape& s, P... p) {
+    Tensor grad_bias;
+    TA_DISPATCH_FLOATING(g.scalar_type(), Act<float>::name, [&] {
+      using L = Lanes<scalar_t>;
+      using Acc = typename L::Acc;
+      const Gated<Act<Acc>> gated{Act<Acc>(p...)};
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      const scalar_t* bias_a = bias.const_data_ptr<scalar_t>() + s.act_offset;
+      const scalar_t* bias_b = bias.const_data_ptr<scalar_t>() + s.mul_offset;
+      scalar_t* gxp = grad_x.data_ptr<scalar_t>();
+      const RoundTo<scalar_t> round;
+      grad_bias = column_sums<scalar_t>(s.outer, s.stride, g.options(), [&](int64_t row, Acc* sums) {
+        const int64_t o = row * s.len;
+        const int64_t a_at = row * s.stride + s.act_offset, b_at = row * s.stride + s.mul_offset;
+        for (int64_t j = 0; j < s.len; j += L::kStep) {
+          const int64_t count = std::min(L::kStep, s.len - j);
+          const auto gv = L::load(gp + o + j, count), av = L::load(xp + a_at + j, count),
+                     bv = L::load(xp + b_at + j, count), bav = L::load(bias_a + j, count),
+                     bbv = L::load(bias_b + j, count);
+          typename L::Vecs ra, rb;
+          for (int part = 0; part < L::kParts; ++part)
+            gated.backward(gv[part], round(av[part] + bav[part]), round(bv[part] + bbv[part]), ra[part], rb[part]);
+          L::store(gxp + a_at + j, ra, count);
+          L::store(gxp + b_at + j, rb, count);
+          L::accumulate(sums + s.act_offset + j, ra, count);
+          L::accumulate(sums + s.mul_offset + j, rb, count);
+        }
+      });
+    });
+    return grad_bias;
   }
 
   template <template <class> class Act, class... P>
@@ -341,7 +490,7 @@ struct CpuBackend {
       const scalar_t* bp = mul.const_data_ptr<scalar_t>() + s.mul_offset;
       scalar_t* gap = grad_act.data_ptr<scalar_t>() + s.act_offset;
       scalar_t* gbp = grad_mul.data_ptr<scalar_t>() + s.mul_offset;
-      for_each_row_run(s, [&](int64_t row, int64_t col, int64_t stop) {
+      for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
         const int64_t in = row * s.stride, o = row * s.len;
         for (int64_t j = col; j < stop; j += L::kStep) {
           const int64_t count = std::min(L::kStep, stop - j);

@@ -160,13 +160,28 @@ __global__ void coded_backward_kernel(const T* g, const uint8_t* codes, T* gx, i
 
 // ------------------------------------------------------------------ gated
 
+// x + bias rounded to the storage type T, as the composite rounds it.
+template <class T>
+struct RoundTo {
+  __device__ __forceinline__ at::opmath_type<T> operator()(at::opmath_type<T> v) const {
+    return at::opmath_type<T>(T(v));
+  }
+};
+
+// bias_a and bias_b: the bias's halves, added to a and b (null: no bias).
 template <class T, class G>
-__global__ void gated_forward_kernel(const T* a, const T* b, T* y, GatedShape s, G gated) {
+__global__ void gated_forward_kernel(const T* a, const T* b, const T* bias_a, const T* bias_b, T* y, GatedShape s,
+                                     G gated) {
   using Acc = at::opmath_type<T>;
   const int64_t n = s.outer * s.len;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = i / s.len, at = row * s.stride + (i - row * s.len);
-    y[i] = T(gated.forward(Acc(a[at]), Acc(b[at])));
+    const int64_t row = i / s.len, col = i - row * s.len, at = row * s.stride + col;
+    Acc av = Acc(a[at]), bv = Acc(b[at]);
+    if (bias_a) {
+      av = RoundTo<T>{}(av + Acc(bias_a[col]));
+      bv = RoundTo<T>{}(bv + Acc(bias_b[col]));
+    }
+    y[i] = T(gated.forward(av, bv));
   }
 }
 
@@ -181,6 +196,78 @@ __global__ void gated_backward_kernel(const T* g, const T* a, const T* b, T* ga,
     ga[at] = T(da);
     gb[at] = T(db);
   }
+}
+
+// ------------------------------------------------------------------- bias
+
+// out = biased.forward(x, bias[col]) over rows of `cols` elements, kVec of
+// them per pack (cols a multiple of kVec, every pointer 16-byte aligned).
+template <int kVec, class T, class B>
+__global__ void __launch_bounds__(kThreads)
+    bias_forward_kernel(const T* __restrict__ x, const T* __restrict__ bias, T* __restrict__ y, int64_t n,
+                        int64_t cols, B biased) {
+  using Acc = at::opmath_type<T>;
+  using P = Pack<T, kVec>;
+  for (int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; p < n / kVec;
+       p += int64_t(gridDim.x) * blockDim.x) {
+    const P xv = reinterpret_cast<const P*>(x)[p];
+    const P bv = reinterpret_cast<const P*>(bias)[(p * kVec) % cols / kVec];
+    P out;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) out.v[j] = T(biased.forward(Acc(xv.v[j]), Acc(bv.v[j])));
+    reinterpret_cast<P*>(y)[p] = out;
+  }
+}
+
+// Bias gradients: thread x of the grid is a column, blockIdx.y a chunk of
+// rows; a thread writes its elements' gradients, neighbours neighbouring
+// memory at every row, and leaves its column's sum over the chunk in
+// partial[chunk * cols + col] (summed over the chunks afterwards, in a fixed
+// order: no atomics, the same bits every run).
+struct ColumnChunks {
+  int64_t rows, cols, rows_per_chunk;
+  __device__ int64_t col() const { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
+  __device__ int64_t first() const { return int64_t(blockIdx.y) * rows_per_chunk; }
+  __device__ int64_t last() const { return std::min(rows, first() + rows_per_chunk); }
+};
+
+template <class T, class B>
+__global__ void bias_backward_kernel(const T* g, const T* saved, const T* bias, T* gx, at::opmath_type<T>* partial,
+                                     ColumnChunks c, bool saved_output, B biased) {
+  using Acc = at::opmath_type<T>;
+  const int64_t col = c.col();
+  if (col >= c.cols) return;
+  const Acc b = Acc(bias[col]);
+  Acc sum = Acc(0);
+  for (int64_t r = c.first(); r < c.last(); ++r) {
+    const int64_t i = r * c.cols + col;
+    const Acc d = biased.backward(Acc(g[i]), Acc(saved[i]), b, saved_output);
+    gx[i] = T(d);
+    sum += d;
+  }
+  partial[blockIdx.y * c.cols + col] = sum;
+}
+
+// The split gated ops with a bias: a thread is a column of the halves.
+template <class T, class G>
+__global__ void gated_bias_backward_kernel(const T* g, const T* x, const T* bias, T* gx, at::opmath_type<T>* partial,
+                                           ColumnChunks c, GatedShape s, G gated) {
+  using Acc = at::opmath_type<T>;
+  const int64_t col = c.col();
+  if (col >= s.len) return;
+  const Acc ba = Acc(bias[s.act_offset + col]), bb = Acc(bias[s.mul_offset + col]);
+  Acc sum_a = Acc(0), sum_b = Acc(0);
+  for (int64_t r = c.first(); r < c.last(); ++r) {
+    const int64_t a_at = r * s.stride + s.act_offset + col, b_at = r * s.stride + s.mul_offset + col;
+    Acc da, db;
+    gated.backward(Acc(g[r * s.len + col]), RoundTo<T>{}(Acc(x[a_at]) + ba), RoundTo<T>{}(Acc(x[b_at]) + bb), da, db);
+    gx[a_at] = T(da);
+    gx[b_at] = T(db);
+    sum_a += da;
+    sum_b += db;
+  }
+  partial[blockIdx.y * s.stride + s.act_offset + col] = sum_a;
+  partial[blockIdx.y * s.stride + s.mul_offset + col] = sum_b;
 }
 
 // ------------------------------------------------------------ channel-wise
@@ -392,6 +479,22 @@ int grid_for(int64_t work, int threads) {
                                                     max_resident_blocks(threads))));
 }
 
+// The grid of a column-sum kernel over `columns` threads a row: about two
+// resident blocks' worth of chunks, partial sums of `width` per chunk.
+struct ColumnGrid {
+  ColumnChunks chunks;
+  dim3 grid;
+  Tensor partial;
+  ColumnGrid(int64_t rows, int64_t columns, int64_t width, const Tensor& like, at::ScalarType acc) {
+    const int64_t blocks_x = (columns + kThreads - 1) / kThreads;
+    const int64_t n_chunks = std::clamp<int64_t>(2 * max_resident_blocks(kThreads) / blocks_x, 1, std::min<int64_t>(rows, 65535));
+    chunks = {rows, columns, (rows + n_chunks - 1) / n_chunks};
+    grid = dim3(unsigned(blocks_x), unsigned((rows + chunks.rows_per_chunk - 1) / chunks.rows_per_chunk));
+    partial = at::empty({int64_t(grid.y), width}, like.options().dtype(acc));
+  }
+  Tensor sums() const { return partial.sum(0); }
+};
+
 }  // namespace
 
 struct CudaBackend {
@@ -443,17 +546,79 @@ struct CudaBackend {
     });
   }
 
+  template <template <class> class Op, class... P>
+  static void bias_forward(const Tensor& x, const Tensor& bias, const Tensor& out, P... p) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    TA_DISPATCH_FLOATING(x.scalar_type(), Op<float>::name, [&] {
+      using B = Biased<Op<at::opmath_type<scalar_t>>, RoundTo<scalar_t>>;
+      constexpr int kVec = 16 / sizeof(scalar_t);
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      const scalar_t* bp = bias.const_data_ptr<scalar_t>();
+      scalar_t* yp = out.data_ptr<scalar_t>();
+      const int64_t n = x.numel(), cols = bias.numel();
+      const B biased{typename B::Operation(p...), {}};
+      auto stream = at::cuda::getCurrentCUDAStream();
+      if (cols % kVec == 0 && aligned16(xp) && aligned16(bp) && aligned16(yp)) {
+        TA_LAUNCH(grid_for(n / kVec, kThreads), kThreads, 0, stream, bias_forward_kernel<kVec>)(xp, bp, yp, n, cols, biased);
+      } else {
+        TA_LAUNCH(grid_for(n, kThreads), kThreads, 0, stream, bias_forward_kernel<1>)(xp, bp, yp, n, cols, biased);
+      }
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  template <template <class> class Op, class... P>
+  static Tensor bias_backward(const Tensor& g, const Tensor& saved, const Tensor& bias, const Tensor& grad_x,
+                              bool saved_output, P... p) {
+    const c10::cuda::CUDAGuard guard(g.device());
+    Tensor grad_bias;
+    TA_DISPATCH_FLOATING(g.scalar_type(), Op<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      using B = Biased<Op<Acc>, RoundTo<scalar_t>>;
+      const int64_t cols = bias.numel();
+      const ColumnGrid c(g.numel() / cols, cols, cols, g, c10::CppTypeToScalarType<Acc>::value);
+      TA_LAUNCH(c.grid, kThreads, 0, at::cuda::getCurrentCUDAStream(), bias_backward_kernel)(
+          g.const_data_ptr<scalar_t>(), saved.const_data_ptr<scalar_t>(), bias.const_data_ptr<scalar_t>(),
+          grad_x.data_ptr<scalar_t>(), c.partial.data_ptr<Acc>(), c.chunks, saved_output,
+          B{typename B::Operation(p...), {}});
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      grad_bias = c.sums();
+    });
+    return grad_bias;
+  }
+
   template <template <class> class Act, class... P>
-  static void gated_forward(const Tensor& act, const Tensor& mul, const Tensor& out, const GatedShape& s, P... p) {
+  static void gated_forward(const Tensor& act, const Tensor& mul, const Tensor& out, const GatedShape& s,
+                            const Tensor& bias, P... p) {
     const c10::cuda::CUDAGuard guard(out.device());
     TA_DISPATCH_FLOATING(out.scalar_type(), Act<float>::name, [&] {
       using G = Gated<Act<at::opmath_type<scalar_t>>>;
+      const scalar_t* bp = bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr;
       TA_LAUNCH(grid_for(s.outer * s.len, kThreads), kThreads, 0, at::cuda::getCurrentCUDAStream(),
                 gated_forward_kernel)(act.const_data_ptr<scalar_t>() + s.act_offset,
-                                      mul.const_data_ptr<scalar_t>() + s.mul_offset, out.data_ptr<scalar_t>(), s,
+                                      mul.const_data_ptr<scalar_t>() + s.mul_offset, bp ? bp + s.act_offset : nullptr,
+                                      bp ? bp + s.mul_offset : nullptr, out.data_ptr<scalar_t>(), s,
                                       G{typename G::Operation(p...)});
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
+  }
+
+  template <template <class> class Act, class... P>
+  static Tensor gated_bias_backward(const Tensor& g, const Tensor& x, const Tensor& bias, const Tensor& grad_x,
+                                    const GatedShape& s, P... p) {
+    const c10::cuda::CUDAGuard guard(g.device());
+    Tensor grad_bias;
+    TA_DISPATCH_FLOATING(g.scalar_type(), Act<float>::name, [&] {
+      using Acc = at::opmath_type<scalar_t>;
+      using G = Gated<Act<Acc>>;
+      const ColumnGrid c(s.outer, s.len, s.stride, g, c10::CppTypeToScalarType<Acc>::value);
+      TA_LAUNCH(c.grid, kThreads, 0, at::cuda::getCurrentCUDAStream(), gated_bias_backward_kernel)(
+          g.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), bias.const_data_ptr<scalar_t>(),
+          grad_x.data_ptr<scalar_t>(), c.partial.data_ptr<Acc>(), c.chunks, s, G{typename G::Operation(p...)});
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      grad_bias = c.sums();
+    });
+    return grad_bias;
   }
 
   template <template <class> class Act, class... P>

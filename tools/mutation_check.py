@@ -66,6 +66,21 @@ MUTATIONS = {
         "} else if (v != -std::numeric_limits<Acc>::infinity()) {",
         "} else {",
     ),
+    "bias-pack-from-the-wrong-column": (
+        "the packed bias forward reads the bias pack of the element's row, not its column",
+        "reinterpret_cast<const P*>(bias)[(p * kVec) % cols / kVec]",
+        "reinterpret_cast<const P*>(bias)[(p * kVec) / cols % (cols / kVec)]",
+    ),
+    "bias-sum-chunks-overlap": (
+        "a chunk of the column sums runs one row into the next chunk (a row counted twice)",
+        "return std::min(rows, first() + rows_per_chunk); }",
+        "return std::min(rows, first() + rows_per_chunk + 1); }",
+    ),
+    "gated-bias-halves-swapped": (
+        "the gated forward adds the bias's halves to the wrong operands",
+        "bp ? bp + s.act_offset : nullptr,\n                                      bp ? bp + s.mul_offset : nullptr",
+        "bp ? bp + s.mul_offset : nullptr,\n                                      bp ? bp + s.act_offset : nullptr",
+    ),
     "warp-reduce-skips-a-step": (
         "the first butterfly of block_reduce stops one step short",
         "for (int m = 16; m > 0; m /= 2) v = combine(v, shfl(v, m, true), 0);",

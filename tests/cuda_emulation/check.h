@@ -27,5 +27,6 @@ void emulator_tests(Checker& check);
 void pointwise_tests(Checker& check);
 void channelwise_tests(Checker& check);
 void softmax_tests(Checker& check);
+void bias_tests(Checker& check);
 
 }  // namespace kernel_tests

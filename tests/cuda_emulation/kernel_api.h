@@ -23,5 +23,13 @@ void softmax_forward(const Tensor& x, const Tensor& out, int64_t outer, int64_t 
                      int64_t inner, bool log);
 void softmax_backward(const Tensor& grad, const Tensor& out, const Tensor& grad_x, int64_t outer,
                       int64_t dim_size, int64_t inner, bool log);
+// gelu(x + bias) over rows of bias.numel() elements; backward from the
+// input, returning the bias gradient
+void gelu_bias_forward(const Tensor& x, const Tensor& bias, const Tensor& out);
+Tensor gelu_bias_backward(const Tensor& grad, const Tensor& x, const Tensor& bias, const Tensor& grad_x);
+// swiglu over rows of 2 * len elements, with a bias of 2 * len (or an undefined one)
+void swiglu_forward(const Tensor& x, const Tensor& bias, const Tensor& out, int64_t len);
+Tensor swiglu_bias_backward(const Tensor& grad, const Tensor& x, const Tensor& bias, const Tensor& grad_x,
+                            int64_t len);
 
 }  // namespace kernel_tests

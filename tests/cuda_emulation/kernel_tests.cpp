@@ -7,11 +7,14 @@
 //     sides of the shared-memory limit, channels outermost and innermost;
 //   softmax and log_softmax over rows and columns, forward and backward, row
 //     lengths 1, 31, 32, 33, 1000 and 5000, enough rows or columns for the
-//     grid-stride loops to repeat, and rows with -inf, +inf and NaN.
+//     grid-stride loops to repeat, and rows with -inf, +inf and NaN;
+//   bias + gelu and swiglu (with and without a bias), forward and backward
+//     with the bias gradient, widths from 1 to 4097 and rows enough for
+//     many chunks of the column sums, an offset input and output.
 // Every output lies inside a larger buffer whose other elements must come
 // out untouched.
 //
-//   kernel_tests [--stop-at-first-failure] [--only=emulator|pointwise|channelwise|softmax]
+//   kernel_tests [--stop-at-first-failure] [--only=emulator|pointwise|channelwise|softmax|bias]
 //                [schedule...]   (default: all four schedules)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -251,7 +254,74 @@ Tensor extreme_values(at::ScalarType dtype, int64_t rows, int64_t cols) {
   return x.to(dtype);
 }
 
+// ---------------------------------------------------------------- bias
+
+// The bias gradient sums `rows` terms: off by their rounding at most.
+Tolerance sum_tolerance(at::ScalarType dtype, const Tensor& terms) {
+  const Tolerance tol = tolerance(dtype);
+  return {tol.rtol, tol.rtol * terms.abs().sum(0).max().item<double>() + tol.atol * terms.size(0)};
+}
+
+void bias_case(Checker& check, at::ScalarType dtype, int64_t rows, int64_t cols, int64_t off) {
+  check.context = "gelu bias " + name(dtype) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
+                  " offset " + std::to_string(off);
+  const Tolerance tol = tolerance(dtype);
+  const int64_t n = rows * cols;
+  const Tensor x = random_in(n + off + kGuard, dtype).slice(0, off, off + n);
+  const Tensor b = random_in(cols, dtype, 1.0), g = random_in(n, dtype, 1.0);
+  const Tensor z = (x.view({rows, cols}) + b).to(at::kDouble);  // the sum rounded as the kernels round it
+  const Tensor phi = 0.5 * at::erfc(-z / std::sqrt(2.0));
+  Guarded y(n + off + kGuard, dtype);
+  gelu_bias_forward(x, b, y.view(off, n));
+  expect_close(check, "forward", y.view(off, n), (z * phi).reshape(-1), tol);
+  check.expect(y.untouched_outside(off, n), "forward writes only its output");
+  Guarded gx(n + off + kGuard, dtype);
+  const Tensor gb = gelu_bias_backward(g, x, b, gx.view(off, n));
+  const Tensor dz = g.to(at::kDouble).view({rows, cols}) * (phi + z * at::exp(-0.5 * z * z) / std::sqrt(2 * M_PI));
+  expect_close(check, "backward", gx.view(off, n), dz.reshape(-1), tol);
+  check.expect(gx.untouched_outside(off, n), "backward writes only its output");
+  expect_close(check, "bias gradient", gb, dz.sum(0), sum_tolerance(dtype, dz));
+}
+
+void swiglu_bias_case(Checker& check, at::ScalarType dtype, int64_t rows, int64_t len, bool with_bias) {
+  check.context = std::string("swiglu ") + (with_bias ? "bias " : "") + name(dtype) + " " + std::to_string(rows) +
+                  "x2x" + std::to_string(len);
+  const Tolerance tol = tolerance(dtype);
+  const int64_t n = rows * len;
+  const Tensor x = random_in(2 * n, dtype), g = random_in(n, dtype, 1.0);
+  const Tensor b = with_bias ? random_in(2 * len, dtype, 1.0) : Tensor();
+  const Tensor xb = with_bias ? x.view({rows, 2 * len}) + b : x.view({rows, 2 * len});
+  const Tensor a = xb.slice(1, 0, len).to(at::kDouble), u = xb.slice(1, len, 2 * len).to(at::kDouble);
+  const Tensor s = at::sigmoid(a);
+  Guarded y(n + kGuard, dtype);
+  swiglu_forward(x, b, y.view(0, n), len);
+  expect_close(check, "forward", y.view(0, n), (a * s * u).reshape(-1), tol);
+  check.expect(y.untouched_outside(0, n), "forward writes only its output");
+  if (!with_bias) return;
+  Guarded gx(2 * n + kGuard, dtype);
+  const Tensor gb = swiglu_bias_backward(g, x, b, gx.view(0, 2 * n), len);
+  const Tensor gd = g.to(at::kDouble).view({rows, len});
+  const Tensor want = at::cat({gd * u * s * (1 + a * (1 - s)), gd * a * s}, 1);
+  expect_close(check, "backward", gx.view(0, 2 * n), want.reshape(-1), tol);
+  check.expect(gx.untouched_outside(0, 2 * n), "backward writes only its output");
+  expect_close(check, "bias gradient", gb, want.sum(0), sum_tolerance(dtype, want));
+}
+
 }  // namespace
+
+void bias_tests(Checker& check) {
+  struct Shape {
+    int64_t rows, cols;
+  };
+  // odd widths (scalar kernel), whole packs, many rows (many chunks), wide rows (many column blocks)
+  const std::vector<Shape> shapes = {{1, 1}, {3, 5}, {7, 64}, {300, 8}, {33, 1000}, {2, 4097}, {1000, 3}};
+  for (at::ScalarType dtype : kDtypes) {
+    for (const Shape& s : shapes) {
+      for (int64_t off : {0, 1}) bias_case(check, dtype, s.rows, s.cols, off);
+      for (bool with_bias : {false, true}) swiglu_bias_case(check, dtype, s.rows, s.cols, with_bias);
+    }
+  }
+}
 
 void pointwise_tests(Checker& check) {
   std::vector<int64_t> lengths;
@@ -331,13 +401,14 @@ int main(int argc, char** argv) {
   std::vector<Group> groups = {{"emulator", kernel_tests::emulator_tests},
                                {"pointwise", kernel_tests::pointwise_tests},
                                {"channelwise", kernel_tests::channelwise_tests},
-                               {"softmax", kernel_tests::softmax_tests}};
+                               {"softmax", kernel_tests::softmax_tests},
+                               {"bias", kernel_tests::bias_tests}};
   if (!only.empty()) {
     std::vector<Group> chosen;
     for (const Group& g : groups)
       if (only == g.first) chosen.push_back(g);
     if (chosen.empty()) {
-      std::fprintf(stderr, "--only=%s: not one of emulator, pointwise, channelwise, softmax\n", only.c_str());
+      std::fprintf(stderr, "--only=%s: not one of emulator, pointwise, channelwise, softmax, bias\n", only.c_str());
       return 2;
     }
     groups = chosen;

@@ -45,5 +45,22 @@ void softmax_backward(const Tensor& grad, const Tensor& out, const Tensor& grad_
                       int64_t dim_size, int64_t inner, bool log) {
   CudaBackend::softmax_backward(grad, out, grad_x, outer, dim_size, inner, log);
 }
+void gelu_bias_forward(const Tensor& x, const Tensor& bias, const Tensor& out) {
+  CudaBackend::bias_forward<torch_activations::GELU>(x, bias, out, c10::string_view("none"));
+}
+Tensor gelu_bias_backward(const Tensor& grad, const Tensor& x, const Tensor& bias, const Tensor& grad_x) {
+  return CudaBackend::bias_backward<torch_activations::GELU>(grad, x, bias, grad_x, /*saved_output=*/false,
+                                                             c10::string_view("none"));
+}
+torch_activations::GatedShape swiglu_rows(const Tensor& x, int64_t len) {
+  return {x.numel() / (2 * len), len, 2 * len, 0, len};
+}
+void swiglu_forward(const Tensor& x, const Tensor& bias, const Tensor& out, int64_t len) {
+  CudaBackend::gated_forward<torch_activations::SiLU>(x, x, out, swiglu_rows(x, len), bias);
+}
+Tensor swiglu_bias_backward(const Tensor& grad, const Tensor& x, const Tensor& bias, const Tensor& grad_x,
+                            int64_t len) {
+  return CudaBackend::gated_bias_backward<torch_activations::SiLU>(grad, x, bias, grad_x, swiglu_rows(x, len));
+}
 
 }  // namespace kernel_tests

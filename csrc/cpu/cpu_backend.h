@@ -336,39 +336,46 @@ struct CpuBackend {
     });
   }
 
-  // Column sums of a gradient computed a row at a time: row(r, sums) writes
-  // row r and adds it into sums[0, cols) (the compute type, a step of
-  // padding). Rows go in at most kSumTasks blocks fixed by the shape alone,
-  // so the sums do not depend on the thread count; a block adds kFlushRows
-  // rows in the compute type, then into doubles.
-  static constexpr int64_t kSumTasks = 64, kFlushRows = 32;
+  // Column sums of a gradient computed a row at a time: row(r, c0, c1, sums)
+  // writes columns [c0, c1) of row r and adds them into sums (the compute
+  // type) at c, and for groups == 2 (a gated op's halves) at c + cols too.
+  // Tasks are blocks of rows times blocks of columns, fixed by the shape
+  // alone (so the sums do not depend on the thread count); a task adds
+  // kFlushRows rows in the compute type, then into doubles, and the row
+  // blocks' doubles are added last (a cost of kSumRowBlocks rows at most).
+  static constexpr int64_t kSumRowBlocks = 32, kSumColumns = 1024, kFlushRows = 32;
 
   template <class T, class Row>
-  static Tensor column_sums(int64_t rows, int64_t cols, const at::TensorOptions& options, const Row& row) {
+  static Tensor column_sums(int64_t rows, int64_t cols, int64_t groups, const at::TensorOptions& options,
+                            const Row& row) {
     using L = Lanes<T>;
     using Acc = typename L::Acc;
-    const int64_t tasks = std::clamp<int64_t>(rows * cols / kGrain, 1, std::min(rows, kSumTasks));
-    const int64_t per_task = (rows + tasks - 1) / tasks;
-    std::vector<double> partial(tasks * cols, 0.0);
-    at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
-      std::vector<Acc> sums(cols + L::kStep);
+    const int64_t width = std::min(cols, kSumColumns), col_blocks = (cols + width - 1) / width;
+    const int64_t tasks_wanted = (rows * cols * groups + kGrain - 1) / kGrain;
+    const int64_t row_blocks =
+        std::clamp<int64_t>((tasks_wanted + col_blocks - 1) / col_blocks, 1, std::min(rows, kSumRowBlocks));
+    const int64_t per_block = (rows + row_blocks - 1) / row_blocks, sum_width = groups * cols;
+    std::vector<double> partial(row_blocks * sum_width, 0.0);
+    at::parallel_for(0, row_blocks * col_blocks, 1, [&](int64_t task_begin, int64_t task_end) {
+      std::vector<Acc> sums(sum_width + L::kStep);  // a step of padding: accumulate stores whole steps
       for (int64_t task = task_begin; task < task_end; ++task) {
-        double* total = partial.data() + task * cols;
-        const int64_t end = std::min(rows, (task + 1) * per_task);
-        for (int64_t first = task * per_task; first < end; first += kFlushRows) {
-          std::fill(sums.begin(), sums.end(), Acc(0));
-          for (int64_t r = first; r < std::min(end, first + kFlushRows); ++r) row(r, sums.data());
-          for (int64_t c = 0; c < cols; ++c) total[c] += double(sums[c]);
+        const int64_t block = task / col_blocks, c0 = task % col_blocks * width, c1 = std::min(cols, c0 + width);
+        double* total = partial.data() + block * sum_width;
+        const int64_t end = std::min(rows, (block + 1) * per_block);
+        for (int64_t first = block * per_block; first < end; first += kFlushRows) {
+          for (int64_t g = 0; g < groups; ++g) std::fill(sums.begin() + g * cols + c0, sums.begin() + g * cols + c1, Acc(0));
+          for (int64_t r = first; r < std::min(end, first + kFlushRows); ++r) row(r, c0, c1, sums.data());
+          for (int64_t g = 0; g < groups; ++g)
+            for (int64_t c = g * cols + c0; c < g * cols + c1; ++c) total[c] += double(sums[c]);
         }
       }
     });
-    Tensor result = at::empty({cols}, options.dtype(c10::CppTypeToScalarType<Acc>::value));
+    std::vector<double> total(partial.begin(), partial.begin() + sum_width);
+    for (int64_t block = 1; block < row_blocks; ++block)
+      for (int64_t c = 0; c < sum_width; ++c) total[c] += partial[block * sum_width + c];
+    Tensor result = at::empty({sum_width}, options.dtype(c10::CppTypeToScalarType<Acc>::value));
     Acc* out = result.data_ptr<Acc>();
-    for (int64_t c = 0; c < cols; ++c) {
-      double sum = 0;
-      for (int64_t task = 0; task < tasks; ++task) sum += partial[task * cols + c];
-      out[c] = Acc(sum);
-    }
+    for (int64_t c = 0; c < sum_width; ++c) out[c] = Acc(total[c]);
     return result;
   }
 
@@ -401,10 +408,10 @@ struct CpuBackend {
       const scalar_t* sp = saved.const_data_ptr<scalar_t>();
       const scalar_t* bp = bias.const_data_ptr<scalar_t>();
       scalar_t* gxp = grad_x.data_ptr<scalar_t>();
-      grad_bias = column_sums<scalar_t>(g.numel() / cols, cols, g.options(), [&](int64_t row, Acc* sums) {
+      grad_bias = column_sums<scalar_t>(g.numel() / cols, cols, 1, g.options(), [&](int64_t row, int64_t c0, int64_t c1, Acc* sums) {
         const int64_t o = row * cols;
-        for (int64_t j = 0; j < cols; j += L::kStep) {
-          const int64_t count = std::min(L::kStep, cols - j);
+        for (int64_t j = c0; j < c1; j += L::kStep) {
+          const int64_t count = std::min(L::kStep, c1 - j);
           const auto gv = L::load(gp + o + j, count), sv = L::load(sp + o + j, count), bv = L::load(bp + j, count);
           typename L::Vecs r;
           for (int part = 0; part < L::kParts; ++part) r[part] = biased.backward(gv[part], sv[part], bv[part], saved_output);
@@ -457,11 +464,11 @@ struct CpuBackend {
       const scalar_t* bias_b = bias.const_data_ptr<scalar_t>() + s.mul_offset;
       scalar_t* gxp = grad_x.data_ptr<scalar_t>();
       const RoundTo<scalar_t> round;
-      grad_bias = column_sums<scalar_t>(s.outer, s.stride, g.options(), [&](int64_t row, Acc* sums) {
+      grad_bias = column_sums<scalar_t>(s.outer, s.len, 2, g.options(), [&](int64_t row, int64_t c0, int64_t c1, Acc* sums) {
         const int64_t o = row * s.len;
         const int64_t a_at = row * s.stride + s.act_offset, b_at = row * s.stride + s.mul_offset;
-        for (int64_t j = 0; j < s.len; j += L::kStep) {
-          const int64_t count = std::min(L::kStep, s.len - j);
+        for (int64_t j = c0; j < c1; j += L::kStep) {
+          const int64_t count = std::min(L::kStep, c1 - j);
           const auto gv = L::load(gp + o + j, count), av = L::load(xp + a_at + j, count),
                      bv = L::load(xp + b_at + j, count), bav = L::load(bias_a + j, count),
                      bbv = L::load(bias_b + j, count);

@@ -336,24 +336,31 @@ struct CpuBackend {
     });
   }
 
-  // Column sums of a gradient computed a row at a time: row(r, c0, c1, sums)
-  // writes columns [c0, c1) of row r and adds them into sums (the compute
-  // type) at c, and for groups == 2 (a gated op's halves) at c + cols too.
+  // Column sums of a gradient computed in blocks: rows_fn(r0, r1, c0, c1,
+  // sums) writes columns [c0, c1) of rows [r0, r1) and adds them into sums
+  // (the compute type) at c, and for groups == 2 (a gated op's halves) at
+  // c + cols too.
   // Tasks are blocks of rows times blocks of columns, fixed by the shape
   // alone (so the sums do not depend on the thread count); a task adds
   // kFlushRows rows in the compute type, then into doubles, and the row
   // blocks' doubles are added last (a cost of kSumRowBlocks rows at most).
-  static constexpr int64_t kSumRowBlocks = 32, kSumColumns = 1024, kFlushRows = 32;
+  // Column blocks are wide: a task that reads a few kilobytes of each row
+  // starts a new page of every stream at every row, and the hardware
+  // prefetchers, which stop at page boundaries, halve its bandwidth.
+  // A row block has kSumBlockRows rows at least, so that its doubles (a
+  // row's worth, added again at the end) cost little beside its rows.
+  static constexpr int64_t kSumRowBlocks = 32, kSumBlockRows = 64, kSumColumns = 16384, kFlushRows = 32;
+  static constexpr int64_t kDownRows = 4;
 
-  template <class T, class Row>
+  template <class T, class Rows>
   static Tensor column_sums(int64_t rows, int64_t cols, int64_t groups, const at::TensorOptions& options,
-                            const Row& row) {
+                            const Rows& rows_fn) {
     using L = Lanes<T>;
     using Acc = typename L::Acc;
     const int64_t width = std::min(cols, kSumColumns), col_blocks = (cols + width - 1) / width;
     const int64_t tasks_wanted = (rows * cols * groups + kGrain - 1) / kGrain;
-    const int64_t row_blocks =
-        std::clamp<int64_t>((tasks_wanted + col_blocks - 1) / col_blocks, 1, std::min(rows, kSumRowBlocks));
+    const int64_t row_blocks = std::max<int64_t>(
+        1, std::min({(tasks_wanted + col_blocks - 1) / col_blocks, rows / kSumBlockRows, kSumRowBlocks}));
     const int64_t per_block = (rows + row_blocks - 1) / row_blocks, sum_width = groups * cols;
     std::vector<double> partial(row_blocks * sum_width, 0.0);
     at::parallel_for(0, row_blocks * col_blocks, 1, [&](int64_t task_begin, int64_t task_end) {
@@ -364,7 +371,7 @@ struct CpuBackend {
         const int64_t end = std::min(rows, (block + 1) * per_block);
         for (int64_t first = block * per_block; first < end; first += kFlushRows) {
           for (int64_t g = 0; g < groups; ++g) std::fill(sums.begin() + g * cols + c0, sums.begin() + g * cols + c1, Acc(0));
-          for (int64_t r = first; r < std::min(end, first + kFlushRows); ++r) row(r, c0, c1, sums.data());
+          rows_fn(first, std::min(end, first + kFlushRows), c0, c1, sums.data());
           for (int64_t g = 0; g < groups; ++g)
             for (int64_t c = g * cols + c0; c < g * cols + c1; ++c) total[c] += double(sums[c]);
         }
@@ -408,15 +415,30 @@ struct CpuBackend {
       const scalar_t* sp = saved.const_data_ptr<scalar_t>();
       const scalar_t* bp = bias.const_data_ptr<scalar_t>();
       scalar_t* gxp = grad_x.data_ptr<scalar_t>();
-      grad_bias = column_sums<scalar_t>(g.numel() / cols, cols, 1, g.options(), [&](int64_t row, int64_t c0, int64_t c1, Acc* sums) {
-        const int64_t o = row * cols;
-        for (int64_t j = c0; j < c1; j += L::kStep) {
-          const int64_t count = std::min(L::kStep, c1 - j);
-          const auto gv = L::load(gp + o + j, count), sv = L::load(sp + o + j, count), bv = L::load(bp + j, count);
-          typename L::Vecs r;
-          for (int part = 0; part < L::kParts; ++part) r[part] = biased.backward(gv[part], sv[part], bv[part], saved_output);
-          L::store(gxp + o + j, r, count);
-          L::accumulate(sums + j, r, count);
+      // a step of columns down kDownRows rows at a time: the step's sum stays
+      // in registers (a sum in memory would cost a load and a store per
+      // vector), and the rows are few enough for the prefetchers to follow
+      grad_bias = column_sums<scalar_t>(g.numel() / cols, cols, 1, g.options(),
+                                        [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1, Acc* sums) {
+        for (int64_t first = r0; first < r1; first += kDownRows) {
+          const int64_t last = std::min(r1, first + kDownRows);
+          for (int64_t j = c0; j < c1; j += L::kStep) {
+            const int64_t count = std::min(L::kStep, c1 - j);
+            const auto bv = L::load(bp + j, count);
+            typename L::Vecs sum;
+            sum.fill(typename L::VecAcc(Acc(0)));
+            for (int64_t row = first; row < last; ++row) {
+              const int64_t at = row * cols + j;
+              const auto gv = L::load(gp + at, count), sv = L::load(sp + at, count);
+              typename L::Vecs r;
+              for (int part = 0; part < L::kParts; ++part) {
+                r[part] = biased.backward(gv[part], sv[part], bv[part], saved_output);
+                sum[part] = sum[part] + L::masked(r[part], part, count, Acc(0));
+              }
+              L::store(gxp + at, r, count);
+            }
+            L::accumulate(sums + j, sum, count);
+          }
         }
       });
     });
@@ -464,21 +486,24 @@ struct CpuBackend {
       const scalar_t* bias_b = bias.const_data_ptr<scalar_t>() + s.mul_offset;
       scalar_t* gxp = grad_x.data_ptr<scalar_t>();
       const RoundTo<scalar_t> round;
-      grad_bias = column_sums<scalar_t>(s.outer, s.len, 2, g.options(), [&](int64_t row, int64_t c0, int64_t c1, Acc* sums) {
-        const int64_t o = row * s.len;
-        const int64_t a_at = row * s.stride + s.act_offset, b_at = row * s.stride + s.mul_offset;
-        for (int64_t j = c0; j < c1; j += L::kStep) {
-          const int64_t count = std::min(L::kStep, c1 - j);
-          const auto gv = L::load(gp + o + j, count), av = L::load(xp + a_at + j, count),
-                     bv = L::load(xp + b_at + j, count), bav = L::load(bias_a + j, count),
-                     bbv = L::load(bias_b + j, count);
-          typename L::Vecs ra, rb;
-          for (int part = 0; part < L::kParts; ++part)
-            gated.backward(gv[part], round(av[part] + bav[part]), round(bv[part] + bbv[part]), ra[part], rb[part]);
-          L::store(gxp + a_at + j, ra, count);
-          L::store(gxp + b_at + j, rb, count);
-          L::accumulate(sums + s.act_offset + j, ra, count);
-          L::accumulate(sums + s.mul_offset + j, rb, count);
+      grad_bias = column_sums<scalar_t>(s.outer, s.len, 2, g.options(),
+                                        [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1, Acc* sums) {
+        for (int64_t row = r0; row < r1; ++row) {
+          const int64_t o = row * s.len;
+          const int64_t a_at = row * s.stride + s.act_offset, b_at = row * s.stride + s.mul_offset;
+          for (int64_t j = c0; j < c1; j += L::kStep) {
+            const int64_t count = std::min(L::kStep, c1 - j);
+            const auto gv = L::load(gp + o + j, count), av = L::load(xp + a_at + j, count),
+                       bv = L::load(xp + b_at + j, count), bav = L::load(bias_a + j, count),
+                       bbv = L::load(bias_b + j, count);
+            typename L::Vecs ra, rb;
+            for (int part = 0; part < L::kParts; ++part)
+              gated.backward(gv[part], round(av[part] + bav[part]), round(bv[part] + bbv[part]), ra[part], rb[part]);
+            L::store(gxp + a_at + j, ra, count);
+            L::store(gxp + b_at + j, rb, count);
+            L::accumulate(sums + s.act_offset + j, ra, count);
+            L::accumulate(sums + s.mul_offset + j, rb, count);
+          }
         }
       });
     });

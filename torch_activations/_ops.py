@@ -75,6 +75,15 @@ def _pointwise_saves_output(name, dtype, dense, params):
     return answer
 
 
+def _pointwise_second(spec, backward, grad, saved, gg, params):
+    """Of grad_x = grad * f'(saved), given gg, the incoming gradient of grad_x:
+    the derivatives in grad (the backward op itself) and in saved."""
+    second = spec.second
+    if spec.second_from_output is not None and saves_output(spec, saved, *params):
+        second = spec.second_from_output
+    return backward(gg, saved, *params), gg * grad * second(saved, *params)
+
+
 def _register_pointwise(spec):
     name = spec.name
     backward = getattr(ops, f"{name}_backward")
@@ -83,11 +92,7 @@ def _register_pointwise(spec):
         (grad, saved), (grad_grad_x,) = saved, grads
         if grad_grad_x is None:
             return None, None
-        second = spec.second
-        if spec.second_from_output is not None and saves_output(spec, saved, *params):
-            second = spec.second_from_output
-        # grad_x = grad * f'(saved): d/d(grad) is the backward op itself
-        return backward(grad_grad_x, saved, *params), grad_grad_x * grad * second(saved, *params)
+        return _pointwise_second(spec, backward, grad, saved, grad_grad_x, params)
 
     _C._register_second_order(f"{name}_backward", second_order)
 
@@ -340,7 +345,7 @@ def _register_gated(gated):
             a, b = gated.halves(x, dim)
             gg_a, gg_b = gated.halves(gg_x, dim)
             d_grad, d_a, d_b = _gated_second(gated, grad, a, b, gg_a, gg_b, params)
-            return d_grad, torch.cat((d_b, d_a) if gated.act_second else (d_a, d_b), dim)
+            return d_grad, gated.joined(d_a, d_b, dim)
     else:
         def second_order(saved, grads, *params):
             (grad, gate, up), (gg_gate, gg_up) = saved, grads
@@ -371,7 +376,7 @@ def _register_bias(spec):
             a, b = spec.halves(x + bias, -1)
             gg_a, gg_b = spec.halves(gg, -1)
             d_grad, d_a, d_b = _gated_second(spec, grad, a, b, gg_a, gg_b, params)
-            d_z = torch.cat((d_b, d_a) if spec.act_second else (d_a, d_b), -1)
+            d_z = spec.joined(d_a, d_b, -1)
             return d_grad, d_z, _column_sum(d_z)
     else:
         backward = getattr(ops, f"{spec.name}_backward")
@@ -379,10 +384,9 @@ def _register_bias(spec):
         def second(grad, saved, bias, gg, *params):
             from_output = _pointwise_saves_output(spec.name, saved.dtype, True, tuple(params))
             z = saved if from_output else saved + bias
-            factor = spec.second_from_output if from_output and spec.second_from_output is not None else spec.second
-            d_z = gg * grad * factor(z, *params)
+            d_grad, d_z = _pointwise_second(spec, backward, grad, z, gg, params)
             # kept from the output, backward reads no bias: it acts through the output
-            return backward(gg, z, *params), d_z, None if from_output else _column_sum(d_z)
+            return d_grad, d_z, None if from_output else _column_sum(d_z)
 
     def second_order(saved, grads, *params):
         (grad, saved_t, bias), (gg_x, gg_bias) = saved, grads

@@ -199,7 +199,11 @@ def bias_activation(input: Tensor, bias: Tensor, activation: str, **params) -> T
     gradient are the composite's bits (with this library's activation); the bias gradient is
     summed in float32 (float64 for float64) and rounded once.
     """
-    name, values = _bias_call(activation, params)
+    return _biased(*_bias_call(activation, params), input, bias)
+
+
+def _biased(name: str, values: tuple, input: Tensor, bias: Tensor) -> Tensor:
+    """Op `name` (checked by _bias_call) on input and bias."""
     fast = not (_is_compiling() or _has_torch_function_variadic(input, bias))
     return (getattr(_C, name) if fast else getattr(ops, name))(input, bias, *values)
 

@@ -354,13 +354,13 @@ class BiasActivation(torch.nn.Module):
 
     def __init__(self, num_features: int, activation: str, *, device=None, dtype=None, **params) -> None:
         super().__init__()
-        _, values = functional._bias_call(activation, params)  # checks both
+        self._op, self._values = functional._bias_call(activation, params)  # checked once, not per call
         self.num_features, self.activation = num_features, activation
-        self.params = dict(zip(functional.BIASED_BY_NAME[activation].param_names, values))
+        self.params = dict(zip(functional.BIASED_BY_NAME[activation].param_names, self._values))
         self.bias = torch.nn.Parameter(torch.zeros(num_features, device=device, dtype=dtype))
 
     def forward(self, input: Tensor) -> Tensor:
-        return functional.bias_activation(input, self.bias, self.activation, **self.params)
+        return functional._biased(self._op, self._values, input, self.bias)
 
     def extra_repr(self) -> str:
         params = "".join(f", {name}={value!r}" for name, value in self.params.items())

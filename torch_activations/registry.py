@@ -358,6 +358,10 @@ class GatedActivation(_Parameters):
         first, second = x.chunk(2, dim)
         return (second, first) if self.act_second else (first, second)
 
+    def joined(self, a, b, dim):
+        """The split form's input (or its gradient) from its halves a and b."""
+        return torch.cat((b, a) if self.act_second else (a, b), dim)
+
     def reference(self, a, b, *params):
         """act(a) * b in plain PyTorch, from the activation's reference expression."""
         return BY_NAME[self.act].reference(a, *params) * b

@@ -146,6 +146,30 @@ TA_LANE_INLINE LaneMask ge(const VecF& a, const VecF& b) { return {_mm512_cmp_ps
 TA_LANE_INLINE LaneMask eq(const VecF& a, const VecF& b) { return {_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)}; }
 TA_LANE_INLINE LaneMask is_nan(const VecF& x) { return {_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q)}; }
 TA_LANE_INLINE VecF select(LaneMask m, const VecF& a, const VecF& b) { return _mm512_mask_blend_ps(m.k, b, a); }
+#elif !defined(CPU_CAPABILITY_AVX2) && !defined(__aarch64__)
+// The x86 default build's Vectorized is a plain array whose compares and
+// blends branch on every lane (a mispredicted branch per element on data of
+// both signs): here they are straight-line loops over the lanes' bits, which
+// the compiler turns into SSE2 compares and ands.
+constexpr int kLanes = VecF::size();
+template <class Predicate>
+TA_LANE_INLINE VecF lane_mask(const VecF& a, const VecF& b, Predicate predicate) {
+  float av[kLanes], bv[kLanes];
+  int32_t mask[kLanes];
+  a.store(av), b.store(bv);
+  for (int i = 0; i < kLanes; ++i) mask[i] = -int32_t(predicate(av[i], bv[i]));
+  return VecF::loadu(mask);
+}
+TA_LANE_INLINE VecF lt(const VecF& a, const VecF& b) { return lane_mask(a, b, [](float p, float q) { return p < q; }); }
+TA_LANE_INLINE VecF gt(const VecF& a, const VecF& b) { return lane_mask(a, b, [](float p, float q) { return p > q; }); }
+TA_LANE_INLINE VecF le(const VecF& a, const VecF& b) { return lane_mask(a, b, [](float p, float q) { return p <= q; }); }
+TA_LANE_INLINE VecF ge(const VecF& a, const VecF& b) { return lane_mask(a, b, [](float p, float q) { return p >= q; }); }
+TA_LANE_INLINE VecF eq(const VecF& a, const VecF& b) { return lane_mask(a, b, [](float p, float q) { return p == q; }); }
+TA_LANE_INLINE VecF is_nan(const VecF& x) { return lane_mask(x, x, [](float p, float q) { return p != q; }); }
+// Bitwise, through Vectorized's own operators: a lane loop written here is
+// miscompiled by GCC 12's SLP vectorizer next to the double-precision fma
+// below (upper lanes of a loop's last step off by an ulp).
+TA_LANE_INLINE VecF select(const VecF& mask, const VecF& a, const VecF& b) { return b ^ ((a ^ b) & mask); }
 #endif
 
 // float lanes (float, half and bfloat16 inputs) get their own exp, expm1,
@@ -189,16 +213,42 @@ TA_LANE_INLINE VecF product_error(const VecF& a, const VecF& b, const VecF& p) {
 TA_LANE_INLINE VecF polynomial(const VecF& /*x*/, float c) { return VecF(c); }
 template <class... C>
 TA_LANE_INLINE VecF polynomial(const VecF& x, float c0, C... higher) {
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512) || defined(__aarch64__)
   return math::fma(x, polynomial(x, higher...), VecF(c0));
+#else
+  // No fused multiply-add: Horner's rule in double, where each step's
+  // rounding is far below float's, converted once each way.
+  const float coefficients[] = {c0, float(higher)...};
+  constexpr int kTerms = sizeof...(C) + 1;
+  float lanes[VecF::size()];
+  x.store(lanes);
+  for (int i = 0; i < VecF::size(); ++i) {
+    double sum = coefficients[kTerms - 1];
+    for (int k = kTerms - 2; k >= 0; --k) sum = sum * lanes[i] + coefficients[k];
+    lanes[i] = float(sum);
+  }
+  return VecF::loadu(lanes);
+#endif
 }
 
 // 2^n for integral n in [-126, 127], from its exponent bits.
 TA_LANE_INLINE VecF pow2i(VecF n) {
 #if !defined(CPU_CAPABILITY_AVX2) && !defined(CPU_CAPABILITY_AVX512)
-  n = n & (n == n);  // converting NaN to int is undefined in C++ (the SIMD builds' cvtt is defined)
+  n = n & math::eq(n, n);  // converting NaN to int is undefined in C++ (the SIMD builds' cvtt is defined)
 #endif
   const VecF biased = at::vec::fmadd(n, VecF(8388608.f), VecF(127.f * 8388608.f));  // (n + 127) << 23
   return at::vec::cast<float>(at::vec::convert_to_int_of_same_size(biased));
+}
+
+// x rounded to the nearest integer (ties to even), for |x| < 2^22. The x86
+// default build has no rounding instruction (SSE2), where Vectorized::round
+// calls nearbyintf per lane: adding and taking away 1.5 * 2^23 rounds instead.
+TA_LANE_INLINE VecF round_small(const VecF& x) {
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512) || defined(__aarch64__)
+  return x.round();
+#else
+  return (x + VecF(12582912.f)) - VecF(12582912.f);
+#endif
 }
 
 // x = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite: ln2 in two parts, the
@@ -214,7 +264,7 @@ struct ExpSplit {
   VecF n, p;
 };
 TA_LANE_INLINE ExpSplit exp_split(const VecF& x) {
-  const VecF n = (x * VecF(kLog2e)).round();
+  const VecF n = round_small(x * VecF(kLog2e));
   return {n, polynomial(reduce_ln2(x, n), 1.f, 1.f, 0.49999994f, 0.166665226f, 0.0416682921f,
                         0.00836853217f, 0.00138182961f)};
 }
@@ -223,7 +273,7 @@ TA_LANE_INLINE ExpSplit exp_split(const VecF& x) {
 // subnormal range round once and overflow gives inf. Max error 0.9 ulp.
 TA_LANE_INLINE VecF exp(const VecF& x) {
   const auto [n, p] = exp_split(math::bound(x, VecF(-104.5f), VecF(89.f)));  // beyond: 0 and inf
-  const VecF n1 = (n * VecF(0.5f)).floor();
+  const VecF n1 = round_small(n * VecF(0.5f) - VecF(0.25f));  // floor(n / 2), for n integral
   return p * pow2i(n1) * pow2i(n - n1);
 }
 
@@ -232,7 +282,7 @@ TA_LANE_INLINE VecF exp(const VecF& x) {
 // fitted range and the error grows to 9 ulps before the result overflows.
 TA_LANE_INLINE VecF expm1(const VecF& x) {
   const VecF xc = math::bound(x, VecF(-87.f), VecF(89.f));  // below -87 the result is -1
-  const VecF n = math::bound((xc * VecF(kLog2e)).round(), VecF(-127.f), VecF(127.f));
+  const VecF n = math::bound(round_small(xc * VecF(kLog2e)), VecF(-127.f), VecF(127.f));
   const VecF r = reduce_ln2(xc, n);
   const VecF q = math::fma(r * r, polynomial(r, 0.5f, 0.166666657f, 0.0416664928f, 0.00833354797f,
                                               0.00139323086f, 0.000197601912f), r);

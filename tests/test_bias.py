@@ -76,7 +76,13 @@ def test_equals_the_unfused_ops_bitwise(spec, params, dtype):
     assert torch.equal(gx.isnan(), gxr.isnan()) and torch.equal(gx.nan_to_num(), gxr.nan_to_num())
     expected = gxr.double().reshape(-1, x.shape[-1]).sum(0)
     scale = gxr.double().abs().reshape(-1, x.shape[-1]).sum(0)
-    assert torch.equal(gb.isnan(), expected.isnan())
+    # a term that overflows only when gx is rounded can make the rounded sum
+    # NaN (inf - inf) where the unrounded one is not: compare NaN where no
+    # term is infinite; a NaN term must give a NaN sum anywhere
+    has_inf = gxr.isinf().reshape(-1, x.shape[-1]).any(0)
+    has_nan = gxr.isnan().reshape(-1, x.shape[-1]).any(0)
+    assert torch.equal(gb.isnan()[~has_inf], expected.isnan()[~has_inf])
+    assert gb.isnan()[has_nan].all()
     finite = ~expected.isnan() & expected.isfinite() & (expected.abs() <= torch.finfo(dtype).max)
     # summed before rounding, then rounded once to the bias's dtype (terms that
     # underflow there still count)

@@ -33,9 +33,6 @@ using at::vec::Vectorized;
 // thread, small enough to split an 8M-element tensor into many tasks.
 constexpr int64_t kGrain = 32768;
 
-#define TA_DISPATCH_FLOATING(TYPE, NAME, ...) \
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
-
 // A whole vector stored past the caches (p aligned to the vector's size):
 // an output much larger than the last-level cache is evicted before anyone
 // reads it, and a plain store would first read each line in (a third of the
@@ -126,9 +123,10 @@ struct RoundTo {
   }
 };
 
-// out[i..i+count) = f(in[i..i+count)...) for count <= one step.
-template <bool kStream = false, class T, class F, class... In>
-inline void map_step(int64_t i, int64_t count, const F& f, T* out, const In*... in) {
+// out[i..i+count) = f(in[i..i+count)...) for count <= one step, then
+// each(i, r, count) with r the step's results in the compute type.
+template <bool kStream = false, class T, class F, class Each, class... In>
+inline void map_step(int64_t i, int64_t count, const F& f, const Each& each, T* out, const In*... in) {
   using L = Lanes<T>;
   std::array<typename L::Vecs, sizeof...(In)> v{L::load(in + i, count)...};
   typename L::Vecs r;
@@ -136,42 +134,67 @@ inline void map_step(int64_t i, int64_t count, const F& f, T* out, const In*... 
     r[part] = std::apply([&](const auto&... vi) { return f(vi[part]...); }, v);
   }
   L::template store<kStream>(out + i, r, count);
+  each(i, r, count);
 }
 
-// out[i] = f(in[i]...) for i in [begin, end): two full steps per iteration
-// (independent work for the out-of-order core), then the tail. Streaming
-// stores need aligned vectors: a partial step first brings out + i there.
-// flatten: the whole loop body inlined, whatever GCC's size heuristics say.
-template <bool kStream = false, class T, class F, class... In>
-__attribute__((flatten)) inline void map_range(int64_t begin, int64_t end, const F& f, T* out, const In*... in) {
+struct NoEach {
+  template <class R>
+  void operator()(int64_t, const R&, int64_t) const {}
+};
+
+// out[i] = f(in[i]...) for i in [begin, end), each step's results also
+// handed to each (a bias gradient's column sums): two full steps per
+// iteration (independent work for the out-of-order core), then the tail.
+// Streaming stores need aligned vectors: a partial step first brings out + i
+// there. flatten: the whole loop body inlined, whatever GCC's size
+// heuristics say.
+template <bool kStream = false, class T, class F, class Each, class... In>
+__attribute__((flatten)) inline void map_range_each(int64_t begin, int64_t end, const F& f, const Each& each, T* out,
+                                                    const In*... in) {
   constexpr int64_t kStep = Lanes<T>::kStep;
   int64_t i = begin;
   if constexpr (kStream) {
     const auto misaligned = reinterpret_cast<uintptr_t>(out + i) % kVecBytes;
     const int64_t head = misaligned ? int64_t(kVecBytes - misaligned) / int64_t(sizeof(T)) : 0;
     if (head > 0) {
-      map_step(i, std::min(head, end - i), f, out, in...);
+      map_step(i, std::min(head, end - i), f, each, out, in...);
       i = std::min(end, i + head);
     }
   }
   for (; i + 2 * kStep <= end; i += 2 * kStep) {
-    map_step<kStream>(i, kStep, f, out, in...);
-    map_step<kStream>(i + kStep, kStep, f, out, in...);
+    map_step<kStream>(i, kStep, f, each, out, in...);
+    map_step<kStream>(i + kStep, kStep, f, each, out, in...);
   }
-  for (; i < end; i += kStep) map_step(i, std::min(kStep, end - i), f, out, in...);
+  for (; i < end; i += kStep) map_step(i, std::min(kStep, end - i), f, each, out, in...);
   if constexpr (kStream) stream_fence();
+}
+
+template <bool kStream = false, class T, class F, class... In>
+__attribute__((flatten)) inline void map_range(int64_t begin, int64_t end, const F& f, T* out, const In*... in) {
+  map_range_each<kStream>(begin, end, f, NoEach{}, out, in...);
 }
 
 // Outputs of at least this many bytes are written with streaming stores.
 constexpr int64_t kStreamBytes = int64_t(16) << 20;
 
+template <class T>
+inline bool streams(int64_t n, const T* out) {
+  return n * int64_t(sizeof(T)) >= kStreamBytes && reinterpret_cast<uintptr_t>(out) % sizeof(T) == 0;
+}
+
+// map_range_each with streaming stores where stream (from streams()) says.
+template <class T, class F, class Each, class... In>
+inline void map_range_streamed(bool stream, int64_t begin, int64_t end, const F& f, const Each& each, T* out,
+                               const In*... in) {
+  if (stream) map_range_each<true>(begin, end, f, each, out, in...);
+  else map_range_each<false>(begin, end, f, each, out, in...);
+}
+
 template <class T, class F, class... In>
 void map_parallel(int64_t n, const F& f, T* out, const In*... in) {
-  const bool stream = n * int64_t(sizeof(T)) >= kStreamBytes &&
-                      reinterpret_cast<uintptr_t>(out) % sizeof(T) == 0;
+  const bool stream = streams(n, out);
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-    if (stream) map_range<true>(begin, end, f, out, in...);
-    else map_range(begin, end, f, out, in...);
+    map_range_streamed(stream, begin, end, f, NoEach{}, out, in...);
   });
 }
 
@@ -350,7 +373,6 @@ struct CpuBackend {
   // A row block has kSumBlockRows rows at least, so that its doubles (a
   // row's worth, added again at the end) cost little beside its rows.
   static constexpr int64_t kSumRowBlocks = 32, kSumBlockRows = 64, kSumColumns = 16384, kFlushRows = 32;
-  static constexpr int64_t kDownRows = 4;
 
   template <class T, class Rows>
   static Tensor column_sums(int64_t rows, int64_t cols, int64_t groups, const at::TensorOptions& options,
@@ -395,9 +417,10 @@ struct CpuBackend {
       const scalar_t* xp = x.const_data_ptr<scalar_t>();
       const scalar_t* bp = bias.const_data_ptr<scalar_t>();
       scalar_t* yp = out.data_ptr<scalar_t>();
+      const bool stream = streams(x.numel(), yp);
       for_each_row_run(x.numel() / cols, cols, [&](int64_t row, int64_t col, int64_t stop) {
-        map_range(col, stop, [&](auto xv, auto bv) { return biased.forward(xv, bv); }, yp + row * cols,
-                  xp + row * cols, bp);
+        map_range_streamed(stream, col, stop, [&](auto xv, auto bv) { return biased.forward(xv, bv); }, NoEach{},
+                           yp + row * cols, xp + row * cols, bp);
       });
     });
   }
@@ -415,30 +438,17 @@ struct CpuBackend {
       const scalar_t* sp = saved.const_data_ptr<scalar_t>();
       const scalar_t* bp = bias.const_data_ptr<scalar_t>();
       scalar_t* gxp = grad_x.data_ptr<scalar_t>();
-      // a step of columns down kDownRows rows at a time: the step's sum stays
-      // in registers (a sum in memory would cost a load and a store per
-      // vector), and the rows are few enough for the prefetchers to follow
+      const bool stream = streams(g.numel(), gxp);
+      // row by row through the loop every pointwise op runs, each step's
+      // gradient (before rounding) added into the sums, which stay in L1
       grad_bias = column_sums<scalar_t>(g.numel() / cols, cols, 1, g.options(),
                                         [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1, Acc* sums) {
-        for (int64_t first = r0; first < r1; first += kDownRows) {
-          const int64_t last = std::min(r1, first + kDownRows);
-          for (int64_t j = c0; j < c1; j += L::kStep) {
-            const int64_t count = std::min(L::kStep, c1 - j);
-            const auto bv = L::load(bp + j, count);
-            typename L::Vecs sum;
-            sum.fill(typename L::VecAcc(Acc(0)));
-            for (int64_t row = first; row < last; ++row) {
-              const int64_t at = row * cols + j;
-              const auto gv = L::load(gp + at, count), sv = L::load(sp + at, count);
-              typename L::Vecs r;
-              for (int part = 0; part < L::kParts; ++part) {
-                r[part] = biased.backward(gv[part], sv[part], bv[part], saved_output);
-                sum[part] = sum[part] + L::masked(r[part], part, count, Acc(0));
-              }
-              L::store(gxp + at, r, count);
-            }
-            L::accumulate(sums + j, sum, count);
-          }
+        const auto add = [&](int64_t j, const typename L::Vecs& r, int64_t count) { L::accumulate(sums + j, r, count); };
+        for (int64_t row = r0; row < r1; ++row) {
+          const int64_t at = row * cols;
+          map_range_streamed(stream, c0, c1,
+                             [&](auto gv, auto sv, auto bv) { return biased.backward(gv, sv, bv, saved_output); }, add,
+                             gxp + at, gp + at, sp + at, bp);
         }
       });
     });
@@ -455,19 +465,21 @@ struct CpuBackend {
       const scalar_t* ap = act.const_data_ptr<scalar_t>() + s.act_offset;
       const scalar_t* bp = mul.const_data_ptr<scalar_t>() + s.mul_offset;
       scalar_t* yp = out.data_ptr<scalar_t>();
+      const bool stream = streams(out.numel(), yp);
       if (bias.defined()) {
         const scalar_t* bias_a = bias.const_data_ptr<scalar_t>() + s.act_offset;
         const scalar_t* bias_b = bias.const_data_ptr<scalar_t>() + s.mul_offset;
         const RoundTo<scalar_t> round;
         for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
-          map_range(col, stop, [&](auto a, auto ba, auto b, auto bb) { return gated.forward(round(a + ba), round(b + bb)); },
-                    yp + row * s.len, ap + row * s.stride, bias_a, bp + row * s.stride, bias_b);
+          map_range_streamed(
+              stream, col, stop, [&](auto a, auto ba, auto b, auto bb) { return gated.forward(round(a + ba), round(b + bb)); },
+              NoEach{}, yp + row * s.len, ap + row * s.stride, bias_a, bp + row * s.stride, bias_b);
         });
         return;
       }
       for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
-        map_range(col, stop, [&](auto a, auto b) { return gated.forward(a, b); }, yp + row * s.len,
-                  ap + row * s.stride, bp + row * s.stride);
+        map_range_streamed(stream, col, stop, [&](auto a, auto b) { return gated.forward(a, b); }, NoEach{},
+                           yp + row * s.len, ap + row * s.stride, bp + row * s.stride);
       });
     });
   }

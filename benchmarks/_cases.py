@@ -26,16 +26,8 @@ LEARNABLE_BETA = 1.5
 PRELU_WEIGHT = 0.25
 
 
-def _leaky_relu6(x, negative_slope=0.01):
-    return torch.clamp(F.leaky_relu(x, negative_slope), max=6.0)
-
-
-def _swish(x, beta=1.0):
-    return x * torch.sigmoid(beta * x)  # beta a float, or a tensor for swish_learnable
-
-
-# What a user writes where torch has no fused op of its own.
-COMPOSITES = {"leaky_relu6": _leaky_relu6, "swish": _swish, "swish_learnable": _swish}
+# What a user writes where torch has no fused op of its own (the registry's composites).
+COMPOSITES = {s.name: s.composite for s in ACTIVATIONS if s.composite is not None}
 # Our entry points whose functional name differs from the op name.
 OUR_ENTRY_POINTS = {"swish_learnable": ta.functional.swish}
 

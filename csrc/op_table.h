@@ -34,6 +34,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
 #include <ATen/MemoryOverlap.h>
 #include <ATen/TensorIterator.h>
 #include <torch/library.h>
@@ -47,6 +48,10 @@
 namespace torch_activations {
 
 using at::Tensor;
+
+// The dtypes every op takes, for the backends' kernels.
+#define TA_DISPATCH_FLOATING(TYPE, NAME, ...) \
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
 
 // ------------------------------------------------------------------- the table
 
@@ -76,35 +81,37 @@ using SiluMul = GatedOp<kSiluMulName, SiLU, false>;
 using GeluMul = GatedOp<kGeluMulName, GELU, false>;
 using ReluMul = GatedOp<kReluMulName, ReLU, false>;
 
-// Every op, once. Pointwise ops name their parameters (after the input) as
-// torch.nn.functional does; the C++ types of the parameters are the functor's
-// constructor arguments (double: float, c10::string_view: str).
+// Every op, once. Pointwise ops name their parameters (after the input) and
+// their defaults as torch.nn.functional does ("name=default", in schema
+// syntax); the C++ types of the parameters are the functor's constructor
+// arguments (double: float, c10::string_view: str). Python reads this table
+// through _C.op_table() and the schemas (torch_activations.registry).
 template <class V>
 void for_each_op(V&& v) {
   v.template pointwise<ReLU>();
-  v.template pointwise<LeakyReLU, double>("negative_slope");
+  v.template pointwise<LeakyReLU, double>("negative_slope=0.01");
   v.template pointwise<ReLU6>();
-  v.template pointwise<LeakyReLU6, double>("negative_slope");
-  v.template pointwise<ELU, double>("alpha");
+  v.template pointwise<LeakyReLU6, double>("negative_slope=0.01");
+  v.template pointwise<ELU, double>("alpha=1.0");
   v.template pointwise<SELU>();
-  v.template pointwise<CELU, double>("alpha");
+  v.template pointwise<CELU, double>("alpha=1.0");
   v.template pointwise<Sigmoid>();
   v.template pointwise<Tanh>();
   v.template pointwise<SiLU>();
-  v.template pointwise<Swish, double>("beta");
+  v.template pointwise<Swish, double>("beta=1.0");
   v.template pointwise<Hardswish>();
   v.template pointwise<Hardsigmoid>();
   v.template pointwise<Mish>();
-  v.template pointwise<GELU, c10::string_view>("approximate");
-  v.template pointwise<Softplus, double, double>("beta", "threshold");
+  v.template pointwise<GELU, c10::string_view>("approximate=\"none\"");
+  v.template pointwise<Softplus, double, double>("beta=1.0", "threshold=20.0");
   v.template channelwise<PReLU, /*kPerChannel=*/true>();
   v.template channelwise<SwishLearnable, /*kPerChannel=*/false>();
   v.template gated<Glu>();
   v.template gated<Swiglu>();
-  v.template gated<Geglu, c10::string_view>("approximate");
+  v.template gated<Geglu, c10::string_view>("approximate=\"none\"");
   v.template gated<Reglu>();
   v.template gated<SiluMul>();
-  v.template gated<GeluMul, c10::string_view>("approximate");
+  v.template gated<GeluMul, c10::string_view>("approximate=\"none\"");
   v.template gated<ReluMul>();
   v.template softmax</*kLog=*/false>();
   v.template softmax</*kLog=*/true>();

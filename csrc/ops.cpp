@@ -134,6 +134,70 @@ struct PythonBindings {
   }
 };
 
+// _C.op_table(): every entry of for_each_op as a dict, for the Python
+// registry (which adds only what exists in Python alone: reference
+// expressions, torch twins, docs). Parameter defaults come from the schemas.
+struct TableExporter {
+  py::list& table;
+
+  static py::list names_of(std::initializer_list<const char*> names) {
+    py::list out;
+    for (const char* n : names) {
+      const std::string s(n);
+      out.append(s.substr(0, s.find('=')));
+    }
+    return out;
+  }
+  static py::list list_of(const std::vector<std::string>& items) {
+    py::list out;
+    for (const auto& i : items) out.append(i);
+    return out;
+  }
+  py::dict entry(const std::string& name, const char* kind, py::list params, const std::vector<std::string>& ops) {
+    py::dict d;
+    d["name"] = name;
+    d["kind"] = kind;
+    d["params"] = params;
+    d["ops"] = list_of(ops);
+    table.append(d);
+    return d;
+  }
+
+  template <template <class> class Op, class... P, class... Names>
+  void pointwise(Names... names) {
+    const std::string name = Op<float>::name;
+    std::vector<std::string> ops{name, name + "_", name + "_backward"};
+    if constexpr (kCodeBits<Op> > 0) ops.insert(ops.end(), {name + "_coded", name + "_coded_backward"});
+    const std::string bias = bias_name(name.c_str());
+    ops.insert(ops.end(), {bias, bias + "_backward"});
+    auto d = entry(name, "pointwise", names_of({names...}), ops);
+    d["code_bits"] = kCodeBits<Op>;
+    d["bias"] = bias;
+  }
+  template <template <class> class Op, bool kPerChannel>
+  void channelwise() {
+    const std::string name = Op<float>::name;
+    auto d = entry(name, "channelwise", py::list(), {name, name + "_backward"});
+    d["per_channel"] = kPerChannel;
+  }
+  template <class G, class... P, class... Names>
+  void gated(Names... names) {
+    const std::string name = G::name;
+    std::vector<std::string> ops{name, name + "_backward"};
+    if constexpr (G::kSplit) ops.insert(ops.end(), {bias_name(G::name), bias_name(G::name) + "_backward"});
+    auto d = entry(name, "gated", names_of({names...}), ops);
+    d["act"] = std::string(G::template Act<float>::name);
+    d["split"] = G::kSplit;
+    d["act_second"] = G::kActSecond;
+    if constexpr (G::kSplit) d["bias"] = bias_name(G::name);
+  }
+  template <bool kLog>
+  void softmax() {
+    const std::string name = softmax_name<kLog>();
+    entry(name, "softmax", names_of({"dim"}), {name, name + "_backward"});
+  }
+};
+
 // Second-order formulas by backward-op name, set from Python at import. Never
 // destroyed: the Python objects must not outlive the interpreter's teardown.
 std::unordered_map<std::string, py::object>& second_orders() {
@@ -190,6 +254,11 @@ TORCH_LIBRARY_IMPL(torch_activations, Autograd, m) {
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   torch_activations::for_each_op(torch_activations::PythonBindings{m});
+  m.def("op_table", [] {
+    py::list table;
+    torch_activations::for_each_op(torch_activations::TableExporter{table});
+    return table;
+  });
   m.def("_register_second_order", [](const std::string& op, pybind11::object formula) {
     torch_activations::second_orders()[op] = std::move(formula);
   });

@@ -55,32 +55,28 @@ SOFTMAX_ROW = 16
 MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
+
+
+def _label(spec, params):
+    return spec.name + ("" if params == spec.defaults else
+                        "(" + ", ".join(f"{n}={v}" for n, v in zip(spec.param_names, params)) + ")")
+
+
 # Our float32 maxima (forward, backward) may not exceed these in any CPU
-# build (tests/test_numerics.py); about a quarter above what is measured.
-BUDGETS = {
-    "relu": (0.5, 0.5), "leaky_relu": (1.0, 0.5), "relu6": (0.5, 0.5), "leaky_relu6": (1.0, 0.5),
-    "elu": (1.5, 1.0), "selu": (2.5, 1.5), "celu": (1.5, 1.0), "sigmoid": (3.0, 1.0), "tanh": (1.5, 1.0),
-    "silu": (3.0, 2.0), "swish": (3.0, 2.0), "swish(beta=1.5)": (3.0, 2.0), "hardswish": (2.0, 1.5),
-    "hardsigmoid": (1.5, 0.5), "mish": (4.5, 2.0), "gelu": (8.0, 1.5), "gelu(approximate=tanh)": (250.0, 2.0),
-    "softplus": (2.5, 1.0), "prelu": (0.5, 0.5), "swish_learnable": (3.0, 2.0),
-    "softmax": (6.5, 8.0), "log_softmax": (3.0, 13.0),
-}
+# build (tests/test_numerics.py): the registry's budgets, about a quarter
+# above what is measured.
+BUDGETS = {}
+# Parameter sets measured besides the defaults (each selects other code).
+EXTRA_PARAMS = {}
+for _spec in ACTIVATIONS:
+    BUDGETS[_spec.name] = _spec.ulps
+    for _params, _ulps in _spec.ulps_with:
+        BUDGETS[_label(_spec, _params)] = _ulps
+        EXTRA_PARAMS.setdefault(_spec.name, []).append(_params)
 # bfloat16 and float16 backward where more than 1 ulp: a row sum feeds every
 # element of a softmax gradient
 BUDGETS_16BIT = {"softmax": 1.5, "log_softmax": 2.0}
-
-# Parameter sets measured besides the defaults (each selects other code).
-EXTRA_PARAMS = {"gelu": [("tanh",)], "swish": [(1.5,)]}
 CHANNELWISE_WEIGHT = {"prelu": 0.25, "swish_learnable": 1.5}
-
-
-def _composite(name):
-    # what a user writes where torch has no fused op of its own
-    if name == "leaky_relu6":
-        return lambda x, slope: torch.clamp(F.leaky_relu(x, slope), max=6.0)
-    if name in ("swish", "swish_learnable"):
-        return lambda x, beta: x * torch.sigmoid(beta * x)
-    raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -99,21 +95,20 @@ def cases():
     for spec in ACTIVATIONS:
         if spec.kind == POINTWISE:
             for params in [spec.defaults] + EXTRA_PARAMS.get(spec.name, []):
-                label = spec.name + ("" if params == spec.defaults else
-                                     "(" + ", ".join(f"{n}={v}" for n, v in zip(spec.param_names, params)) + ")")
+                label = _label(spec, params)
                 ours = getattr(ta.functional, spec.name)
                 if spec.torch_functional is not None:
                     kwargs = dict(zip(spec.param_names, params))
                     theirs = (lambda f, kw: lambda x: f(x, **kw))(spec.torch_functional, kwargs)
                 else:
-                    theirs = (lambda f, p: lambda x: f(x, *p))(_composite(spec.name), params)
+                    theirs = (lambda f, p: lambda x: f(x, *p))(spec.composite, params)
                 out.append(Case(label, POINTWISE, (lambda f, p: lambda x: f(x, *p))(ours, params), theirs,
                                 (lambda f, p: lambda x: f(x, *p))(spec.reference, params), spec.kinks))
         elif spec.kind == CHANNELWISE:
             w = CHANNELWISE_WEIGHT[spec.name]
             weight = lambda x, w=w: torch.full((1,), w, dtype=x.dtype)  # noqa: E731
             ours = ta.functional.prelu if spec.name == "prelu" else ta.functional.swish
-            theirs = F.prelu if spec.name == "prelu" else _composite(spec.name)
+            theirs = F.prelu if spec.name == "prelu" else spec.composite
             out.append(Case(spec.name, CHANNELWISE, lambda x, f=ours, wt=weight: f(x, wt(x)),
                             lambda x, f=theirs, wt=weight: f(x, wt(x)),
                             lambda x, f=spec.reference, wt=weight: f(x, wt(x)), spec.kinks))

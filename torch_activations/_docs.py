@@ -176,12 +176,14 @@ def attach(namespace: dict) -> None:
     module = namespace["__name__"].rsplit(".", 1)[-1]
     if module == "functional":
         for name in _group(_function_name):
-            namespace[name].__doc__ = functional_doc(name, namespace[name])
+            if name in namespace:  # absent only while scripts/generate_api.py has yet to run
+                namespace[name].__doc__ = functional_doc(name, namespace[name])
         for gated in GATED_ACTIVATIONS:
             namespace[gated.name].__doc__ = gated_doc(gated, namespace[gated.name], functional=True)
     elif module == "nn":
         for name in _group(lambda spec: spec.module):
-            namespace[name].__doc__ = module_doc(name, namespace[name])
+            if name in namespace:  # absent only while scripts/generate_api.py has yet to run
+                namespace[name].__doc__ = module_doc(name, namespace[name])
         for gated in GATED_ACTIVATIONS:
             if gated.module:
                 namespace[gated.module].__doc__ = gated_doc(gated, namespace[gated.module], functional=False)

@@ -22,9 +22,8 @@ nothing is saved either way.
 
 import torch
 
-from torch._C import _has_torch_function_unary
-
 from . import _ops
+from ._dispatch import eager
 from ._library import _C
 from .registry import BY_NAME, POINTWISE
 
@@ -40,6 +39,20 @@ def modes(spec):
     if spec.kind != POINTWISE:
         return ("auto",)
     return ("auto", "input") + (("output",) if spec.saves == "output" else ()) + ((spec.coded,) if spec.coded else ())
+
+
+def scripted_saved(saved: str) -> None:
+    """A scripted module's check of its saved= mode (TorchScript runs "auto" only)."""
+    if saved != "auto":
+        raise RuntimeError("torch_activations: a scripted module runs saved='auto' only, got saved='" + saved
+                           + "' (eager, torch.compile and torch.export run every mode)")
+
+
+def saved_repr(base: str, saved: str) -> str:
+    """A module's extra_repr with its saved= mode, where not "auto"."""
+    if saved == "auto":
+        return base
+    return f"{base}, saved={saved!r}" if base else f"saved={saved!r}"
 
 
 def check(name, saved):
@@ -82,7 +95,7 @@ class _InputSaved(torch.autograd.Function):
 def call(name, x, params, inplace, saved):
     """The activation `name` on x with saved= `saved` (validated here)."""
     if saved == _CODED_MODE.get(name) and not inplace and torch.is_grad_enabled() and x.requires_grad \
-            and not (torch.compiler.is_compiling() or _has_torch_function_unary(x)):
+            and eager(x):
         return _CODED_BINDING[name](x, *params)[0]  # the common case, first: its per-call cost is the op's
     spec = BY_NAME[name]
     check(name, saved)
@@ -99,10 +112,8 @@ def call(name, x, params, inplace, saved):
         return x if inplace else out
     if saved == "input":
         out = _InputSaved.apply(x.clone() if inplace else x, name, tuple(params))  # the input outlives the write
-    elif torch.compiler.is_compiling() or _has_torch_function_unary(x):
-        out = getattr(ops, f"{name}_coded")(x, *params)[0]
-    else:  # the binding: no Python argument parsing on the eager path
-        out = _CODED_BINDING[name](x, *params)[0]
+    else:
+        out = (_CODED_BINDING[name] if eager(x) else getattr(ops, f"{name}_coded"))(x, *params)[0]
     if inplace:  # computed aside, then written: autograd's own in-place checks and version counter
         return x.copy_(out)
     return out

@@ -14,74 +14,19 @@ import warnings
 from typing import Optional, Union
 
 import torch
-from torch._C import _has_torch_function_unary, _has_torch_function_variadic
 
 from . import _ops, _saved
-from ._library import _C
+from ._dispatch import op as _op, pointwise as _pointwise
+from ._generated_functional import *  # noqa: F401,F403  (every pointwise activation: relu, gelu, ...)
+from ._generated_functional import __all__ as _GENERATED
 from .registry import ACTIVATIONS, BIASED_BY_NAME
 
 Tensor = torch.Tensor
-ops = torch.ops.torch_activations
-_is_compiling = torch.compiler.is_compiling
+for _name in _GENERATED:  # they are this module's functions, wherever their source is kept
+    globals()[_name].__module__ = __name__
 
 # ReLUFunction, LeakyReLUFunction, ..., SwishLearnableFunction, SoftmaxFunction, ...
 globals().update({_ops.function_name(spec): _ops.FUNCTIONS[spec.name] for spec in ACTIVATIONS})
-
-
-def _eager(input: Tensor) -> bool:
-    """True when the fast binding may run: not traced, no __torch_function__."""
-    return not (_is_compiling() or _has_torch_function_unary(input))
-
-
-def _pointwise(name: str, input: Tensor, params: tuple, inplace: bool, saved: str = "auto") -> Tensor:
-    if saved != "auto":  # opt-in modes (torch_activations._saved)
-        return _saved.call(name, input, params, inplace, saved)
-    fast = not (_is_compiling() or _has_torch_function_unary(input))  # _eager, inlined: per-call cost
-    if inplace:
-        (getattr(_C, name + "_") if fast else getattr(ops, name + "_"))(input, *params)
-        return input
-    return (getattr(_C, name) if fast else getattr(ops, name))(input, *params)
-
-
-def relu(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("relu", input, (), inplace, saved)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("leaky_relu", input, (float(negative_slope),), inplace, saved)
-
-
-def relu6(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("relu6", input, (), inplace, saved)
-
-
-def leaky_relu6(input: Tensor, negative_slope: float = 0.01, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    """negative_slope * x for x < 0, x for 0 <= x <= 6, 6 for x > 6."""
-    return _pointwise("leaky_relu6", input, (float(negative_slope),), inplace, saved)
-
-
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("elu", input, (float(alpha),), inplace, saved)
-
-
-def selu(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("selu", input, (), inplace, saved)
-
-
-def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("celu", input, (float(alpha),), inplace, saved)
-
-
-def sigmoid(input: Tensor, *, saved: str = "auto") -> Tensor:
-    return _pointwise("sigmoid", input, (), False, saved)
-
-
-def tanh(input: Tensor, *, saved: str = "auto") -> Tensor:
-    return _pointwise("tanh", input, (), False, saved)
-
-
-def silu(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("silu", input, (), inplace, saved)
 
 
 def swish(input: Tensor, beta: Union[float, Tensor] = 1.0, *, saved: str = "auto") -> Tensor:
@@ -89,44 +34,20 @@ def swish(input: Tensor, beta: Union[float, Tensor] = 1.0, *, saved: str = "auto
     if isinstance(beta, Tensor):
         if saved != "auto":
             raise ValueError(f"torch_activations.swish: a tensor beta keeps the input (saved='auto'), got saved={saved!r}")
-        fast = not (_is_compiling() or _has_torch_function_variadic(input, beta))
-        return (_C.swish_learnable if fast else ops.swish_learnable)(input, beta)
+        return _op("swish_learnable", input, beta)(input, beta)
     return _pointwise("swish", input, (float(beta),), False, saved)
 
 
-def hardswish(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("hardswish", input, (), inplace, saved)
-
-
-def hardsigmoid(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("hardsigmoid", input, (), inplace, saved)
-
-
-def mish(input: Tensor, inplace: bool = False, *, saved: str = "auto") -> Tensor:
-    return _pointwise("mish", input, (), inplace, saved)
-
-
-def gelu(input: Tensor, approximate: str = "none", *, saved: str = "auto") -> Tensor:
-    return _pointwise("gelu", input, (approximate,), False, saved)
-
-
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0, *, saved: str = "auto") -> Tensor:
-    return _pointwise("softplus", input, (float(beta), float(threshold)), False, saved)
-
-
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    fast = not (_is_compiling() or _has_torch_function_variadic(input, weight))
-    return (_C.prelu if fast else ops.prelu)(input, weight)
+    return _op("prelu", input, weight)(input, weight)
 
 
 def _split_gated(name: str, input: Tensor, dim: int, params: tuple) -> Tensor:
-    fast = not (_is_compiling() or _has_torch_function_unary(input))
-    return (getattr(_C, name) if fast else getattr(ops, name))(input, dim, *params)
+    return _op(name, input)(input, dim, *params)
 
 
 def _mul_gated(name: str, gate: Tensor, up: Tensor, params: tuple) -> Tensor:
-    fast = not (_is_compiling() or _has_torch_function_variadic(gate, up))
-    return (getattr(_C, name) if fast else getattr(ops, name))(gate, up, *params)
+    return _op(name, gate, up)(gate, up, *params)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -204,8 +125,7 @@ def bias_activation(input: Tensor, bias: Tensor, activation: str, **params) -> T
 
 def _biased(name: str, values: tuple, input: Tensor, bias: Tensor) -> Tensor:
     """Op `name` (checked by _bias_call) on input and bias."""
-    fast = not (_is_compiling() or _has_torch_function_variadic(input, bias))
-    return (getattr(_C, name) if fast else getattr(ops, name))(input, bias, *values)
+    return _op(name, input, bias)(input, bias, *values)
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
@@ -223,7 +143,7 @@ def _softmax(name: str, input: Tensor, dim: Optional[int], stacklevel: int, dtyp
         dim = _softmax_dim(name, input.dim(), stacklevel + 1)
     if dtype is not None:
         input = input.to(dtype)
-    return (getattr(_C, name) if _eager(input) else getattr(ops, name))(input, dim)
+    return _op(name, input)(input, dim)
 
 
 def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3, dtype: Optional[torch.dtype] = None) -> Tensor:

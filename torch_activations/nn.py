@@ -3,10 +3,12 @@ constructor, attributes, extra_repr, state_dict keys (PReLU's ``weight``) and
 isinstance checks are torch's own; only forward changes, to this package's
 fused kernels.
 
-Each forward is written out (not generated) so that torch.jit.script can
-compile it: scripted, it calls torch.ops.torch_activations.* directly; eager,
-it calls torch_activations.functional, whose fast binding TorchScript cannot
-see. torch.jit.trace, torch.compile and torch.export work on every module.
+Each forward is written out so that torch.jit.script can compile it:
+scripted, it calls torch.ops.torch_activations.* directly; eager, it calls
+torch_activations.functional, whose fast binding TorchScript cannot see. The
+pointwise activations' modules are generated from the registry into
+_generated_nn.py (scripts/generate_api.py); the rest are here.
+torch.jit.trace, torch.compile and torch.export work on every module.
 """
 
 import inspect
@@ -16,19 +18,13 @@ import torch
 from torch import Tensor
 
 from . import _saved, functional
+from ._generated_nn import *  # noqa: F401,F403  (every pointwise activation's module: ReLU, GELU, ...)
+from ._saved import saved_repr as _saved_repr, scripted_saved as _scripted_saved
+from ._generated_nn import __all__ as _GENERATED
 from .registry import ACTIVATIONS, POINTWISE
 
-
-def _scripted_saved(saved: str) -> None:
-    if saved != "auto":
-        raise RuntimeError("torch_activations: a scripted module runs saved='auto' only, got saved='" + saved
-                           + "' (eager, torch.compile and torch.export run every mode)")
-
-
-def _saved_repr(base: str, saved: str) -> str:
-    if saved == "auto":
-        return base
-    return f"{base}, saved={saved!r}" if base else f"saved={saved!r}"
+for _name in _GENERATED:  # they are this module's classes, wherever their source is kept
+    globals()[_name].__module__ = __name__
 
 
 def _accept_saved(cls, name):
@@ -51,147 +47,6 @@ def _accept_saved(cls, name):
     __init__.__signature__ = signature.replace(parameters=[*parameters, saved_parameter, *rest])
     cls.__init__, cls.extra_repr = __init__, extra_repr
 
-
-class ReLU(torch.nn.ReLU):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.relu_(input)
-                return input
-            return torch.ops.torch_activations.relu(input)
-        return functional.relu(input, self.inplace, saved=self.saved)
-
-
-class LeakyReLU(torch.nn.LeakyReLU):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.leaky_relu_(input, self.negative_slope)
-                return input
-            return torch.ops.torch_activations.leaky_relu(input, self.negative_slope)
-        return functional.leaky_relu(input, self.negative_slope, self.inplace, saved=self.saved)
-
-
-class ReLU6(torch.nn.ReLU6):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.relu6_(input)
-                return input
-            return torch.ops.torch_activations.relu6(input)
-        return functional.relu6(input, self.inplace, saved=self.saved)
-
-
-class ELU(torch.nn.ELU):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.elu_(input, self.alpha)
-                return input
-            return torch.ops.torch_activations.elu(input, self.alpha)
-        return functional.elu(input, self.alpha, self.inplace, saved=self.saved)
-
-
-class SELU(torch.nn.SELU):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.selu_(input)
-                return input
-            return torch.ops.torch_activations.selu(input)
-        return functional.selu(input, self.inplace, saved=self.saved)
-
-
-class CELU(torch.nn.CELU):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.celu_(input, self.alpha)
-                return input
-            return torch.ops.torch_activations.celu(input, self.alpha)
-        return functional.celu(input, self.alpha, self.inplace, saved=self.saved)
-
-
-class Sigmoid(torch.nn.Sigmoid):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            return torch.ops.torch_activations.sigmoid(input)
-        return functional.sigmoid(input, saved=self.saved)
-
-
-class Tanh(torch.nn.Tanh):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            return torch.ops.torch_activations.tanh(input)
-        return functional.tanh(input, saved=self.saved)
-
-
-class SiLU(torch.nn.SiLU):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.silu_(input)
-                return input
-            return torch.ops.torch_activations.silu(input)
-        return functional.silu(input, self.inplace, saved=self.saved)
-
-
-class Hardswish(torch.nn.Hardswish):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.hardswish_(input)
-                return input
-            return torch.ops.torch_activations.hardswish(input)
-        return functional.hardswish(input, self.inplace, saved=self.saved)
-
-
-class Hardsigmoid(torch.nn.Hardsigmoid):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.hardsigmoid_(input)
-                return input
-            return torch.ops.torch_activations.hardsigmoid(input)
-        return functional.hardsigmoid(input, self.inplace, saved=self.saved)
-
-
-class Mish(torch.nn.Mish):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.mish_(input)
-                return input
-            return torch.ops.torch_activations.mish(input)
-        return functional.mish(input, self.inplace, saved=self.saved)
-
-
-class GELU(torch.nn.GELU):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            return torch.ops.torch_activations.gelu(input, self.approximate)
-        return functional.gelu(input, self.approximate, saved=self.saved)
-
-
-class Softplus(torch.nn.Softplus):
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            return torch.ops.torch_activations.softplus(input, self.beta, self.threshold)
-        return functional.softplus(input, self.beta, self.threshold, saved=self.saved)
 
 class PReLU(torch.nn.PReLU):
     def forward(self, input: Tensor) -> Tensor:
@@ -219,32 +74,6 @@ class LogSoftmax(torch.nn.LogSoftmax):
         if torch.jit.is_scripting():
             return torch.ops.torch_activations.log_softmax(input, _scripted_softmax_dim(input.dim(), self.dim))
         return functional.log_softmax(input, self.dim, _stacklevel=5)
-
-
-class LeakyReLU6(torch.nn.Module):
-    """Leaky ReLU with ReLU6's cap: negative_slope * x below 0, x on [0, 6], 6 above."""
-
-    __constants__ = ["inplace", "negative_slope"]
-    _saved_op = "leaky_relu6"
-
-    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False, *, saved: str = "auto") -> None:
-        super().__init__()
-        self.negative_slope = negative_slope
-        self.inplace = inplace
-        self.saved = _saved.check("leaky_relu6", saved)
-
-    def forward(self, input: Tensor) -> Tensor:
-        if torch.jit.is_scripting():
-            _scripted_saved(self.saved)
-            if self.inplace:
-                torch.ops.torch_activations.leaky_relu6_(input, self.negative_slope)
-                return input
-            return torch.ops.torch_activations.leaky_relu6(input, self.negative_slope)
-        return functional.leaky_relu6(input, self.negative_slope, self.inplace, saved=self.saved)
-
-    def extra_repr(self) -> str:
-        inplace_str = ", inplace=True" if self.inplace else ""
-        return _saved_repr(f"negative_slope={self.negative_slope}{inplace_str}", self.saved)
 
 
 class Swish(torch.nn.Module):
@@ -374,7 +203,7 @@ def _describe(cls, spec):
 
 
 for _spec in ACTIVATIONS:
-    if _spec.torch_module is not None:
+    if _spec.torch_module is not None and _spec.module in globals():
         _describe(globals()[_spec.module], _spec)
         if _spec.kind == POINTWISE:
             _accept_saved(globals()[_spec.module], _spec.name)

@@ -26,9 +26,6 @@
 namespace torch_activations {
 namespace {
 
-#define TA_DISPATCH_FLOATING(TYPE, NAME, ...) \
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
-
 constexpr int kThreads = 256;
 constexpr int kUnroll = 4;  // 16-byte packs in flight per thread
 

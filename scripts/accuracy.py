@@ -5,6 +5,7 @@ dense sweep of inputs, forward and backward, for ours and for torch's own op
     python scripts/accuracy.py                  # print the table (the CPU build in use)
     python scripts/accuracy.py --dtypes float32 --ops gelu,silu --where
     python scripts/accuracy.py --write          # also store the float32 forward maxima in
+                                                # (with --ops, only those ops' entries)
                                                 # scripts/accuracy.json, which the README
                                                 # table (scripts/readme_table.py) reads
 
@@ -220,9 +221,11 @@ def main():
                      f"{r['ours']['bwd_at']:.6g} {r['torch']['bwd_at']:.6g}")
         print(line)
     if args.write:
-        data = {label: {"ours": round(r["ours"]["fwd"], 2), "torch": round(r["torch"]["fwd"], 2)}
-                for label, dtype, r in rows if dtype == torch.float32}
-        STORE.write_text(json.dumps({"cpu_isa": ta.CPU_ISA, "torch": torch.__version__,
+        data = json.loads(STORE.read_text())["float32_forward_max_ulps"] if args.ops and STORE.exists() else {}
+        data.update({label: {"ours": round(r["ours"]["fwd"], 2), "torch": round(r["torch"]["fwd"], 2)}
+                     for label, dtype, r in rows if dtype == torch.float32})  # with --ops: only theirs replaced
+        isa = json.loads(STORE.read_text())["cpu_isa"] if args.ops and STORE.exists() else ta.CPU_ISA
+        STORE.write_text(json.dumps({"cpu_isa": isa, "torch": torch.__version__,
                                      "float32_forward_max_ulps": data}, indent=1) + "\n")
 
 

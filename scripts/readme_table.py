@@ -2,6 +2,7 @@
 
     python scripts/readme_table.py            # print the table
     python scripts/readme_table.py --check    # exit 1 if README.md differs
+    python scripts/readme_table.py --write    # put it into README.md
 
 CUDA_STATUS records where the CUDA kernels last ran the whole test suite.
 The accuracy column comes from scripts/accuracy.json, written by
@@ -75,12 +76,16 @@ def table():
 
 def main():
     text = table()
-    if "--check" not in sys.argv:
+    if "--check" not in sys.argv and "--write" not in sys.argv:
         print(text)
         return
-    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
-    current = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    if current != text:
+    path = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    readme = path.read_text()
+    before, rest = readme.split(BEGIN, 1)
+    current, after = rest.split(END, 1)
+    if "--write" in sys.argv:
+        path.write_text(f"{before}{BEGIN}\n{text}\n{END}{after}")
+    elif current.strip() != text:
         sys.exit("README.md's table is out of date: run python scripts/readme_table.py and paste it in")
 
 

@@ -606,6 +606,23 @@ struct Hardswish {
   }
 };
 
+// softsign(x) = x / (1 + |x|); derivative 1 / (1 + |x|)^2. |x| is clamped
+// at 2^100 first: beyond 2^64, 1 + |x| is |x| in every float type, so the
+// quotient is already +-1 there, and +-inf gives its limit instead of inf / inf.
+template <class T>
+struct Softsign {
+  static constexpr const char* name = "softsign";
+  static constexpr Saved saves(double) { return Saved::Input; }
+  template <class V> C10_HOST_DEVICE V forward(V x) const {
+    const V xc = math::clamp(x, V(-0x1p100f), V(0x1p100f));
+    return xc / (V(1) + math::abs(xc));
+  }
+  template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
+    const V d = V(1) + math::abs(math::clamp(x, V(-0x1p100f), V(0x1p100f)));
+    return g / (d * d);
+  }
+};
+
 template <class T>
 struct Hardsigmoid {
   static constexpr const char* name = "hardsigmoid";

@@ -104,6 +104,7 @@ void for_each_op(V&& v) {
   v.template pointwise<Mish>();
   v.template pointwise<GELU, c10::string_view>("approximate=\"none\"");
   v.template pointwise<Softplus, double, double>("beta=1.0", "threshold=20.0");
+  v.template pointwise<Softsign>();
   v.template channelwise<PReLU, /*kPerChannel=*/true>();
   v.template channelwise<SwishLearnable, /*kPerChannel=*/false>();
   v.template gated<Glu>();

@@ -63,4 +63,8 @@ def gelu(input: Tensor, approximate: str = 'none', *, saved: str = "auto") -> Te
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0, *, saved: str = "auto") -> Tensor:
     return pointwise("softplus", input, (float(beta), float(threshold)), False, saved)
 
-__all__ = ["relu", "leaky_relu", "relu6", "leaky_relu6", "elu", "selu", "celu", "sigmoid", "tanh", "silu", "hardswish", "hardsigmoid", "mish", "gelu", "softplus"]
+
+def softsign(input: Tensor, *, saved: str = "auto") -> Tensor:
+    return pointwise("softsign", input, (), False, saved)
+
+__all__ = ["relu", "leaky_relu", "relu6", "leaky_relu6", "elu", "selu", "celu", "sigmoid", "tanh", "silu", "hardswish", "hardsigmoid", "mish", "gelu", "softplus", "softsign"]

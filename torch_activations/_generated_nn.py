@@ -172,4 +172,12 @@ class Softplus(torch.nn.Softplus):
         return functional.softplus(input, self.beta, self.threshold, saved=self.saved)
 
 
-__all__ = ["ReLU", "LeakyReLU", "ReLU6", "LeakyReLU6", "ELU", "SELU", "CELU", "Sigmoid", "Tanh", "SiLU", "Hardswish", "Hardsigmoid", "Mish", "GELU", "Softplus"]
+class Softsign(torch.nn.Softsign):
+    def forward(self, input: Tensor) -> Tensor:
+        if torch.jit.is_scripting():
+            scripted_saved(self.saved)
+            return torch.ops.torch_activations.softsign(input)
+        return functional.softsign(input, saved=self.saved)
+
+
+__all__ = ["ReLU", "LeakyReLU", "ReLU6", "LeakyReLU6", "ELU", "SELU", "CELU", "Sigmoid", "Tanh", "SiLU", "Hardswish", "Hardsigmoid", "Mish", "GELU", "Softplus", "Softsign"]

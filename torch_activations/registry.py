@@ -361,6 +361,14 @@ ACTIVATIONS = (
         second=_softplus_second, second_from_output=_softplus_second_from_output,
     ),
     Activation(
+        "softsign", "Softsign",
+        ulps=(2.0, 2.0),
+        formula="softsign(x) = x / (1 + |x|)",
+        reference=lambda x: x / (1 + x.abs()),
+        torch_functional=F.softsign, torch_module=torch.nn.Softsign,
+        second=lambda x: -2 * torch.sign(x) / (1 + x.abs()) ** 3,
+    ),
+    Activation(
         "prelu", "PReLU",
         ulps=(0.5, 0.5),
         formula="prelu(x) = x if x > 0, weight[c] * x otherwise, c the channel (dim 1) of x; "

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <type_traits>
 
+#include "autocast.h"
 #include "autograd.h"
 #include "op_table.h"
 
@@ -246,6 +247,17 @@ TORCH_LIBRARY(torch_activations, m) {
 
 TORCH_LIBRARY_IMPL(torch_activations, Meta, m) {
   torch_activations::register_kernels<torch_activations::MetaBackend>(m);
+}
+
+TORCH_LIBRARY_IMPL(torch_activations, AutocastCUDA, m) {
+  using namespace torch_activations::autocast;
+  register_policy<c10::DeviceType::CUDA, Policy::kFloat32>(m, {"softplus", "bias_softplus", "softmax", "log_softmax"});
+  register_policy<c10::DeviceType::CUDA, Policy::kLowerPrecision>(m, {"prelu"});
+}
+
+TORCH_LIBRARY_IMPL(torch_activations, AutocastCPU, m) {
+  using namespace torch_activations::autocast;
+  register_policy<c10::DeviceType::CPU, Policy::kLowerPrecision>(m, {"prelu"});
 }
 
 TORCH_LIBRARY_IMPL(torch_activations, Autograd, m) {

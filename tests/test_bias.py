@@ -178,8 +178,11 @@ def test_bad_input():
     x, b = torch.randn(3, 4), torch.randn(4)
     with pytest.raises(RuntimeError, match=r"torch_activations.bias_gelu: expected a bias of shape \(4,\)"):
         ta.functional.bias_activation(x, torch.randn(3), "gelu")
-    with pytest.raises(RuntimeError, match="torch_activations.bias_relu: input has dtype Float but bias has dtype Double"):
-        ta.functional.bias_activation(x, b.double(), "relu")
+    # mixed dtypes promote, as the composite's input + bias does
+    y = ta.functional.bias_activation(x, b.double(), "relu")
+    assert y.dtype == torch.float64 and torch.equal(y, torch.relu(x + b.double()))
+    y = ta.functional.bias_activation(x.bfloat16(), b, "gelu")
+    assert y.dtype == torch.float32 and torch.equal(y, ta.functional.gelu(x.bfloat16() + b))
     with pytest.raises(RuntimeError, match="torch_activations.bias_silu: a 0-dim input"):
         ta.functional.bias_activation(torch.randn(()), torch.randn(1), "silu")
     with pytest.raises(RuntimeError, match="torch_activations.bias_swiglu: halving dimension must be even"):

@@ -36,6 +36,10 @@ def pointwise(name, input, params, inplace, saved="auto"):
         return _saved.call(name, input, params, inplace, saved)
     fast = not (_is_compiling() or _has_torch_function_unary(input))
     if inplace:
+        if torch._C._is_tracing() or (not fast and torch.compiler.is_exporting()):
+            # an exported graph (ONNX's two exporters, AOTInductor) holds the op and a
+            # copy_: the exporters translate no mutating custom op
+            return input.copy_(getattr(ops, name)(input, *params))
         (getattr(_C, name + "_") if fast else getattr(ops, name + "_"))(input, *params)
         return input
     return (getattr(_C, name) if fast else getattr(ops, name))(input, *params)

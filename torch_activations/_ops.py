@@ -12,6 +12,7 @@ are C++ (csrc/autograd.h, csrc/op_table.h). Here, from the registry:
 import torch
 
 from ._library import _C
+from ._lazy import when_imported
 from .registry import (ACTIVATIONS, BIASED, BY_NAME, CHANNELWISE, GATED_ACTIVATIONS, POINTWISE, SOFTMAX,
                        broadcast_weight)
 
@@ -63,7 +64,6 @@ def _is_dense(x):
 _SAVES_OUTPUT = {}  # (op, dtype, dense, params) -> the rule's answer, computed once
 
 
-@torch.compiler.assume_constant_result  # while tracing: evaluated once, a constant of the graph
 def _pointwise_saves_output(name, dtype, dense, params):
     key = (name, dtype, dense, params)
     if key in _SAVES_OUTPUT:
@@ -73,6 +73,12 @@ def _pointwise_saves_output(name, dtype, dense, params):
     if all(p == p for p in params):  # a NaN parameter never equals itself: not a key
         _SAVES_OUTPUT[key] = answer
     return answer
+
+
+# While tracing, the rule is evaluated once and is a constant of the graph. The
+# mark is set once the compiler itself is imported (never by this package: it
+# costs a second of import time to a user who never compiles).
+when_imported("torch._dynamo", lambda: torch.compiler.assume_constant_result(_pointwise_saves_output))
 
 
 def _pointwise_second(spec, backward, grad, saved, gg, params):

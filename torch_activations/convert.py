@@ -7,8 +7,9 @@ drop-ins in one call, and list what a model holds.
 
 A module is replaced only where this package has an exact twin: the torch.nn
 classes of the registry (matched by exact type, so a user's subclass with code
-of its own is kept) and, when Hugging Face transformers is installed, its
-activation classes with the same math. The replacement takes over the
+of its own is kept) and the activation classes of Hugging Face transformers
+and timm with the same math (neither is imported here: a class is known by
+its module and name). The replacement takes over the
 module's state as it is (parameters, buffers, hooks, ``inplace``, training
 mode): a PReLU's weight is the very same Parameter, so an optimizer built
 before the call still updates it.
@@ -110,6 +111,40 @@ _HF_TWINS = {
     "MishActivation": ("torch_activations.nn.Mish", lambda m: ta_nn.Mish()),
 }
 
+# timm's own activation classes (timm.layers.activations and its memory-lean
+# activations_me), by class name: (the replacement's name, a factory). Swish
+# is SiLU and QuickGELU x * sigmoid(1.702 x); timm's inplace= is kept where
+# timm honours it (Mish, GELU and the *Me forms compute out of place, and so
+# do their replacements; Sigmoid and Tanh here have no in-place module, so an
+# in-place timm Sigmoid or Tanh runs out of place: the same values). The
+# hard forms equal torch's everywhere but at their kinks +-3, where timm's
+# composites pick other one-sided derivatives.
+_TIMM_MODULES = ("timm.layers.activations", "timm.layers.activations_me")
+
+
+def _inplace(m):
+    return bool(getattr(m, "inplace", False))
+
+
+_TIMM_TWINS = {
+    "Swish": ("torch_activations.nn.SiLU", lambda m: ta_nn.SiLU(inplace=_inplace(m))),
+    "SwishMe": ("torch_activations.nn.SiLU", lambda m: ta_nn.SiLU()),
+    "Mish": ("torch_activations.nn.Mish", lambda m: ta_nn.Mish()),
+    "MishMe": ("torch_activations.nn.Mish", lambda m: ta_nn.Mish()),
+    "Sigmoid": ("torch_activations.nn.Sigmoid", lambda m: ta_nn.Sigmoid()),
+    "Tanh": ("torch_activations.nn.Tanh", lambda m: ta_nn.Tanh()),
+    "HardSwish": ("torch_activations.nn.Hardswish", lambda m: ta_nn.Hardswish(inplace=_inplace(m))),
+    "HardSwishMe": ("torch_activations.nn.Hardswish", lambda m: ta_nn.Hardswish()),
+    "HardSigmoid": ("torch_activations.nn.Hardsigmoid", lambda m: ta_nn.Hardsigmoid(inplace=_inplace(m))),
+    "HardSigmoidMe": ("torch_activations.nn.Hardsigmoid", lambda m: ta_nn.Hardsigmoid()),
+    "GELU": ("torch_activations.nn.GELU", lambda m: ta_nn.GELU()),
+    "GELUTanh": ("torch_activations.nn.GELU(approximate='tanh')", lambda m: ta_nn.GELU(approximate="tanh")),
+    "QuickGELU": ("torch_activations.nn.Swish(beta=1.702)", lambda m: ta_nn.Swish(beta=1.702)),
+}
+# timm.layers.activations.PReLU subclasses torch.nn.PReLU with torch's math:
+# adopted as torch's is, keeping its very weight Parameter
+_TIMM_ADOPTED = {"PReLU": "PReLU"}
+
 # torch.nn activation classes with no exact twin here (listed, kept)
 _NOT_ACTIVATIONS = {"MultiheadAttention"}
 
@@ -130,6 +165,14 @@ def _plan(module: torch.nn.Module):
         return _qualname(ours), replace
     if cls.__module__.startswith("torch_activations."):
         return None, "already this package's"
+    if cls.__module__ in _TIMM_MODULES:
+        if cls.__name__ in _TIMM_ADOPTED:
+            ours = getattr(ta_nn, _TIMM_ADOPTED[cls.__name__])
+            return _qualname(ours), _adopt(ours)
+        if cls.__name__ in _TIMM_TWINS:
+            name, factory = _TIMM_TWINS[cls.__name__]
+            return name, _fresh(lambda: factory(module))
+        return None, "no exact twin in torch_activations"
     for torch_cls in twins:
         if isinstance(module, torch_cls) and cls.__module__ != "torch.nn.modules.activation":
             return None, f"a subclass of {_qualname(torch_cls)} with code of its own"
@@ -171,6 +214,9 @@ def _functional_calls(model: torch.nn.Module) -> List[Found]:
         if cls in seen or cls.__module__.startswith(("torch.", "torch_activations.")):
             continue
         seen.add(cls)
+        plan = _plan(module)
+        if plan is not None and plan[0] is not None:  # the class itself is swapped, its calls with it
+            continue
         try:
             lines, first = inspect.getsourcelines(cls.forward)
             filename = inspect.getsourcefile(cls.forward) or "?"

@@ -34,8 +34,19 @@ def swish(input: Tensor, beta: Union[float, Tensor] = 1.0, *, saved: str = "auto
     if isinstance(beta, Tensor):
         if saved != "auto":
             raise ValueError(f"torch_activations.swish: a tensor beta keeps the input (saved='auto'), got saved={saved!r}")
+        input, beta = _promoted(input, beta)
         return _op("swish_learnable", input, beta)(input, beta)
     return _pointwise("swish", input, (float(beta),), False, saved)
+
+
+def _promoted(a: Tensor, b: Tensor):
+    """Two floating-point tensors in their promoted dtype, as the composite's
+    arithmetic takes them (a bfloat16 activation and a float32 parameter give
+    float32, under CPU autocast too: its add and mul fall through)."""
+    if a.dtype != b.dtype and a.is_floating_point() and b.is_floating_point():
+        promoted = torch.promote_types(a.dtype, b.dtype)
+        return a.to(promoted), b.to(promoted)
+    return a, b
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
@@ -47,6 +58,7 @@ def _split_gated(name: str, input: Tensor, dim: int, params: tuple) -> Tensor:
 
 
 def _mul_gated(name: str, gate: Tensor, up: Tensor, params: tuple) -> Tensor:
+    gate, up = _promoted(gate, up)
     return _op(name, gate, up)(gate, up, *params)
 
 
@@ -125,6 +137,7 @@ def bias_activation(input: Tensor, bias: Tensor, activation: str, **params) -> T
 
 def _biased(name: str, values: tuple, input: Tensor, bias: Tensor) -> Tensor:
     """Op `name` (checked by _bias_call) on input and bias."""
+    input, bias = _promoted(input, bias)
     return _op(name, input, bias)(input, bias, *values)
 
 
@@ -141,8 +154,11 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
 def _softmax(name: str, input: Tensor, dim: Optional[int], stacklevel: int, dtype) -> Tensor:
     if dim is None:
         dim = _softmax_dim(name, input.dim(), stacklevel + 1)
-    if dtype is not None:
+    if dtype is not None:  # as torch's: cast first, then no autocast policy (it would cast again)
         input = input.to(dtype)
+        if torch.is_autocast_enabled(input.device.type):
+            with torch.autocast(input.device.type, enabled=False):
+                return _op(name, input)(input, dim)
     return _op(name, input)(input, dim)
 
 

@@ -114,6 +114,14 @@ class Activation(_Parameters):
         else:
             _from_table(self, SOFTMAX, 1, saves=lambda e: "output")
 
+    def in_torch(self, x, *args):
+        """The op in torch's own ops (args as the op takes them after x): the
+        twin, or the composite a user writes where torch has none."""
+        if self.torch_functional is None:
+            return self.composite(x, *args)
+        named = dict(zip(self.param_names, args[len(args) - len(self.params):]))  # F.gelu's approximate is keyword-only
+        return self.torch_functional(x, *args[: len(args) - len(self.params)], **named)
+
 
 def _zero(saved, *params):
     return torch.zeros_like(saved)
@@ -447,6 +455,16 @@ class GatedActivation(_Parameters):
     def reference(self, a, b, *params):
         """act(a) * b in plain PyTorch, from the activation's reference expression."""
         return BY_NAME[self.act].reference(a, *params) * b
+
+    def in_torch(self, *args):
+        """The op in torch's own ops (args as the op takes them): the twin, or
+        act(a) * b with the activation's twin or composite."""
+        if self.split:
+            x, dim, *params = args
+            a, b = self.halves(x, dim)
+        else:
+            a, b, *params = args
+        return BY_NAME[self.act].in_torch(a, *params) * b
 
 
 GATED_ACTIVATIONS = (

@@ -144,3 +144,19 @@ def test_autocast_registrations_match_aten(key):
     assert _has_kernel("torch_activations::bias_softplus", key) == _has_kernel("aten::softplus", key)
     # backward ops run in the dtype forward gave them
     assert not any(_has_kernel(f"torch_activations::{name}_backward", key) for name in TWINS_IN_ATEN)
+
+
+if torch.cuda.is_available():  # defined only where it runs (tools/gpu_check.sh on a GPU machine)
+
+    @pytest.mark.parametrize("spec, params", CASES, ids=IDS)
+    def test_cuda_autocast_dtype_and_values(spec, params):
+        ours, theirs = _ours_and_torch(spec, params)
+        x = make_input((6, 4), dtype=torch.float16, device="cuda", seed=1)
+        with torch.autocast("cuda", dtype=torch.float16):
+            if spec.kind == "channelwise":
+                weight = torch.rand(4 if spec.name == "prelu" else 1, device="cuda")
+                op = ta.functional.prelu if spec.name == "prelu" else ta.functional.swish
+                y_ours, y_torch = op(x, weight), spec.in_torch(x, weight)
+            else:
+                y_ours, y_torch = ours(x), theirs(x)
+        _check(y_ours, y_torch, rounded_as=torch.float16)

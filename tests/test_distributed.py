@@ -165,39 +165,30 @@ def _tensor_parallel(rank):
     return out
 
 
+def _torch_nn_and_ours(rank, wrap):
+    """{activation: [torch.nn's losses, the converted model's]}, each model wrapped by wrap(model)."""
+    return {name: [_losses(wrap(model), 4, _batch(rank)) for model in (_mlp(act()), _converted(_mlp(act())))]
+            for name, act in ACTS}
+
+
 def _fsdp2(rank):
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
     mesh = init_device_mesh("cpu", (distributed.WORLD,))
-    out = {}
-    for name, act in ACTS:
-        runs = []
-        for convert in (False, True):
-            model = _mlp(act())
-            if convert:
-                model = _converted(model)
-            for layer in (model[0], model[2]):
-                fully_shard(layer, mesh=mesh)
-            fully_shard(model, mesh=mesh)
-            runs.append(_losses(model, 4, _batch(rank)))
-        out[name] = runs
-    return out
+
+    def wrap(model):
+        for layer in (model[0], model[2]):
+            fully_shard(layer, mesh=mesh)
+        return fully_shard(model, mesh=mesh)
+
+    return _torch_nn_and_ours(rank, wrap)
 
 
 def _ddp(rank):
     from torch.nn.parallel import DistributedDataParallel
 
-    out = {}
-    for name, act in ACTS:
-        runs = []
-        for convert in (False, True):
-            model = _mlp(act())
-            if convert:
-                model = _converted(model)
-            runs.append(_losses(DistributedDataParallel(model), 4, _batch(rank)))
-        out[name] = runs
-    return out
+    return _torch_nn_and_ours(rank, DistributedDataParallel)
 
 
 @pytest.mark.parametrize("worker", [_tensor_parallel, _fsdp2, _ddp], ids=["tensor_parallel", "fsdp2", "ddp"])

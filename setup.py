@@ -135,12 +135,18 @@ ISA_FLAGS = {
         "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c",
     ],
 }
+# No contraction of a * b + c into one FMA where the source does not ask for
+# one (at::vec::fmadd): the compiler contracts each inlined copy of a kernel
+# body on its own, so the copy at::parallel_for runs on one thread and the one
+# its pool runs, or a loop's body and its tail, could round differently; with
+# it off, an element's bits depend on neither the thread count nor the split.
+CPU_KERNEL_FLAGS = ["-ffp-contract=off"]
 isas = ISA_FLAGS if platform.machine() in ("x86_64", "AMD64") else {"default": ISA_FLAGS["default"]}
 cpu_extensions = [
     CppExtension(
         f"{PACKAGE}._cpu_{isa}",
         [f"csrc/cpu/register_{isa}.cpp"],
-        extra_compile_args=CXX_FLAGS + flags,
+        extra_compile_args=CXX_FLAGS + CPU_KERNEL_FLAGS + flags,
         extra_link_args=LINK_FLAGS,
         depends=HEADERS,
         py_limited_api=LIMITED_API,

@@ -191,7 +191,39 @@ def _ddp(rank):
     return _torch_nn_and_ours(rank, DistributedDataParallel)
 
 
-@pytest.mark.parametrize("worker", [_tensor_parallel, _fsdp2, _ddp], ids=["tensor_parallel", "fsdp2", "ddp"])
+def _llama_mlps():
+    from transformers import LlamaConfig
+    from transformers.models.llama.modeling_llama import LlamaMLP
+
+    config = LlamaConfig(hidden_size=8, intermediate_size=24, hidden_act="silu", num_attention_heads=2, num_key_value_heads=2)
+    torch.manual_seed(0)
+    return torch.nn.Sequential(LlamaMLP(config), LlamaMLP(config))
+
+
+def _fused_mlp(rank):
+    """convert(fuse=True)'s GatedMLP under FSDP2 (each MLP and the root sharded) and DDP."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+    from torch.nn.parallel import DistributedDataParallel
+
+    mesh = init_device_mesh("cpu", (distributed.WORLD,))
+
+    def sharded(model):
+        for mlp in model:
+            fully_shard(mlp, mesh=mesh)
+        return fully_shard(model, mesh=mesh)
+
+    out = {}
+    for name, wrap in (("fsdp2", sharded), ("ddp", DistributedDataParallel)):
+        theirs = _losses(wrap(_llama_mlps()), 4, _batch(rank))
+        fused = ta.convert(_llama_mlps(), fuse=True)
+        assert all(type(m).__name__ == "GatedMLP" for m in fused)
+        out[name] = [theirs, _losses(wrap(fused), 4, _batch(rank))]
+    return out
+
+
+@pytest.mark.parametrize("worker", [_tensor_parallel, _fsdp2, _ddp, _fused_mlp],
+                         ids=["tensor_parallel", "fsdp2", "ddp", "fused_gated_mlp"])
 def test_converted_mlp_trains_as_torch_nn(worker):
     for result in distributed.run(worker):
         for name, (theirs, ours) in result.items():

@@ -74,7 +74,9 @@ def test_every_public_activation_is_covered():
     gated = {g.name for g in GATED_ACTIVATIONS}  # documented from their own table (tests/test_gated.py)
     fused = {"bias_activation"}  # its docstring is written by hand (tested below)
     assert public_functions == set(FUNCTIONS) | gated | fused
-    assert set(ta.nn.__all__) == set(MODULES) | {g.module for g in GATED_ACTIVATIONS if g.module} | {"BiasActivation"}
+    assert set(ta.nn.__all__) == set(MODULES) | {g.module for g in GATED_ACTIVATIONS if g.module} | {"BiasActivation", "GatedMLP"}
+    # GatedMLP's docstring is written by hand: what it computes, keeps and takes
+    assert all(word in ta.nn.GatedMLP.__doc__ for word in ("recompute", "from_module", "activation:"))
 
 
 def test_bias_activation_documents_its_arguments():

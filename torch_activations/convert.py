@@ -233,13 +233,39 @@ def _functional_calls(model: torch.nn.Module) -> List[Found]:
     return found
 
 
-def find_activations(model: torch.nn.Module) -> List[Found]:
+def _mlp_plans(model: torch.nn.Module):
+    """(path, module, plan) of each known gated MLP (torch_activations.gated_mlp)."""
+    from . import gated_mlp
+
+    for path, module in model.named_modules():
+        plan = gated_mlp.plan_for(module)
+        if plan is not None:
+            yield path, module, plan
+
+
+def _inside(path: str, prefixes) -> bool:
+    return any(path.startswith(p + ".") for p in prefixes)
+
+
+def find_activations(model: torch.nn.Module, *, fuse: bool = False) -> List[Found]:
     """Every activation in ``model``: each activation module (path, class, and
     the drop-in convert() would put there, or why it keeps it) and, after
     them, the activations called as functions in a forward of the model's
-    own classes, where the source can be read."""
-    found = []
+    own classes, where the source can be read. fuse=True lists first the
+    gated MLPs convert(model, fuse=True) fuses (or why it keeps one); their
+    own activations are then not listed apart."""
+    found, fused = [], []
+    if fuse:
+        for path, module, plan in _mlp_plans(model):
+            if isinstance(plan, str):
+                found.append(Found(path, _qualname(type(module)), None, plan))
+            else:
+                found.append(Found(path, _qualname(type(module)), "torch_activations.nn.GatedMLP",
+                                   f"{plan[1].activation}, {'merged' if plan[1].merged else 'two'} projection(s)"))
+                fused.append(path)
     for path, module in model.named_modules():
+        if _inside(path, fused):
+            continue
         plan = _plan(module)
         if plan is None:
             continue
@@ -248,12 +274,13 @@ def find_activations(model: torch.nn.Module) -> List[Found]:
             found.append(Found(path, _qualname(type(module)), None, detail))
         else:
             found.append(Found(path, _qualname(type(module)), replacement))
-    return found + _functional_calls(model)
+    return found + [f for f in _functional_calls(model) if f.path not in fused]
 
 
 def convert(model: torch.nn.Module, *, inplace: bool = False,
             include: Optional[Iterable[Selector]] = None,
-            exclude: Optional[Iterable[Selector]] = None, saved: str = "auto") -> torch.nn.Module:
+            exclude: Optional[Iterable[Selector]] = None, saved: str = "auto", fuse: bool = False,
+            recompute: bool = True) -> torch.nn.Module:
     """``model`` with every activation module that has an exact twin here
     replaced by it (see find_activations for what is found and kept).
 
@@ -269,6 +296,12 @@ def convert(model: torch.nn.Module, *, inplace: bool = False,
     every replacement whose op takes that mode; the others keep "auto". So
     saved="uint8" makes the GELUs and SiLUs of a model lean and leaves its
     ReLUs exact, and saved="mask" the reverse.
+    fuse: also replace each known gated MLP (Hugging Face Llama, Mistral, Qwen2,
+    Qwen3, Gemma 1-3, Phi-3, T5's gated form; timm's GluMlp and SwiGLU) with
+    torch_activations.nn.GatedMLP, on the very same projection modules and
+    Parameters (include / exclude select them as they do activations).
+    recompute: with fuse, GatedMLP's choice (True: backward keeps the gate and
+    up projections only and computes the product again).
     """
     if saved not in _saved.MODES:
         raise ValueError(f"torch_activations.convert: saved must be one of {', '.join(map(repr, _saved.MODES))}, "
@@ -278,6 +311,15 @@ def convert(model: torch.nn.Module, *, inplace: bool = False,
     if not inplace:
         model = copy.deepcopy(model)
     include, exclude = (list(include) if include is not None else None), list(exclude or ())
+    if fuse:
+        from .gated_mlp import GatedMLP
+
+        for path, module, plan in list(_mlp_plans(model)):
+            if isinstance(plan, str) or not path or _selected(path, module, exclude) \
+                    or (include is not None and not _selected(path, module, include)):
+                continue
+            parent_path, _, name = path.rpartition(".")
+            setattr(model.get_submodule(parent_path), name, GatedMLP.from_module(module, recompute=recompute))
     replaced = {}  # id of a module -> its replacement: a module held at two paths stays one module
     for path, module in list(model.named_modules(remove_duplicate=False)):
         if not path:

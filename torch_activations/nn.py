@@ -21,6 +21,7 @@ from . import _saved, functional
 from ._generated_nn import *  # noqa: F401,F403  (every pointwise activation's module: ReLU, GELU, ...)
 from ._saved import saved_repr as _saved_repr, scripted_saved as _scripted_saved
 from ._generated_nn import __all__ as _GENERATED
+from .gated_mlp import GatedMLP  # noqa: F401  (convert(model, fuse=True)'s module)
 from .registry import ACTIVATIONS, POINTWISE
 
 for _name in _GENERATED:  # they are this module's classes, wherever their source is kept
@@ -208,7 +209,7 @@ for _spec in ACTIVATIONS:
         if _spec.kind == POINTWISE:
             _accept_saved(globals()[_spec.module], _spec.name)
 
-__all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"] + ["GLU", "SwiGLU", "GeGLU", "ReGLU", "BiasActivation"]
+__all__ = [spec.module for spec in ACTIVATIONS if spec.name != "swish_learnable"] + ["GLU", "SwiGLU", "GeGLU", "ReGLU", "BiasActivation", "GatedMLP"]
 
 
 from . import _docs  # noqa: E402

@@ -32,11 +32,10 @@ except ImportError:  # a checkout built in place but not installed
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import torch_activations as ta
 
+from training import MEMORY_ENV, THREADS, TIME_ENV, _status_kib, saved_bytes  # the training section's measures
+
 VARIANTS = ("torch.nn", "converted", "fused", "fused, no recompute")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
-TIME_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 << 30), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
-THREADS = 2
 
 
 def shape(quick):
@@ -71,32 +70,11 @@ def make_step(model, ids):
     return step
 
 
-def _saved(fn, exclude=()):
-    storages = {}
-
-    def pack(t):
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(n for ptr, n in storages.items() if ptr not in exclude)
-
-
 def mlp_saved_bytes(model, ids):
     """Bytes one MLP keeps for backward beyond its input and its weights."""
     mlp = model.model.layers[0].mlp
     x = torch.randn(ids.shape[0], ids.shape[1], model.config.hidden_size, dtype=model.dtype, requires_grad=True)
-    exclude = {p.untyped_storage().data_ptr() for p in mlp.parameters()} | {x.untyped_storage().data_ptr()}
-    return _saved(lambda: mlp(x), exclude)
-
-
-def _status_kib(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
+    return saved_bytes(mlp, x)
 
 
 def measure_memory(variant, dtype, quick):
@@ -105,8 +83,7 @@ def measure_memory(variant, dtype, quick):
     step = make_step(model, ids)
     for _ in range(2):
         step()
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved = _saved(lambda: model(input_ids=ids), params)
+    saved = saved_bytes(model, ids)
     before = _status_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # VmHWM from the current resident set

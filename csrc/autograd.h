@@ -27,7 +27,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "op_table.h"
+#include "families.h"
 
 namespace torch_activations {
 namespace autograd {

@@ -12,7 +12,7 @@
 
 #include "autocast.h"
 #include "autograd.h"
-#include "op_table.h"
+#include "registration.h"
 
 namespace torch_activations {
 namespace {

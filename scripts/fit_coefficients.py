@@ -1,4 +1,4 @@
-"""Derives the polynomial coefficients of the float math in csrc/activations.h:
+"""Derives the polynomial coefficients of the float math in csrc/math_lanes.h:
 near-minimax fits (Lawson's iteratively reweighted least squares, which
 converges to the minimax polynomial) of the relative error, against values
 computed with mpmath at 40 digits, then rounded to float32.

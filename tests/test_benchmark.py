@@ -300,3 +300,21 @@ def test_fused_cases_measure_and_report(tmp_path):
     text = (tmp_path / "fused.md").read_text()
     assert status == (0 if all(map(fused.verdict, results)) else 1)
     assert text.count("| float32 | 2^13 |") == len(fused.CASES) and "meet every target" in text
+
+
+def test_gated_mlp_benchmark_measures_and_reports(tmp_path):
+    """benchmarks/gated_mlp.py on its quick model: the fused variants save what
+    they should, and the report has a row per (dtype, variant)."""
+    pytest.importorskip("transformers")
+    import gated_mlp
+
+    saved = {}
+    for variant in ("torch.nn", "fused", "fused, no recompute"):
+        model, ids = gated_mlp.build(variant, "float32", quick=True)
+        saved[variant] = gated_mlp.mlp_saved_bytes(model, ids)
+    assert saved["fused"] * 2 == saved["torch.nn"] and saved["fused, no recompute"] * 4 == saved["torch.nn"] * 3
+    results = [{"dtype": d, "variant": v, "peak_step_bytes": 2**20, "saved_bytes": 2**21, "mlp_saved_bytes": saved.get(v, 1),
+                "median_s": 0.1, "time_ratio": 1.0, "time_ratio_p25": 0.9, "time_ratio_p75": 1.1}
+               for d in gated_mlp.DTYPES for v in gated_mlp.VARIANTS]
+    text = gated_mlp.markdown(results, "python benchmarks/gated_mlp.py", plotted=gated_mlp.plot(results, tmp_path / "p.png"))
+    assert text.count("\n| float32 |") == len(gated_mlp.VARIANTS) and "0.50x" in text

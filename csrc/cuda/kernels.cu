@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "../op_table.h"
+#include "../registration.h"
 #include "launch.h"
 
 namespace torch_activations {

@@ -1,7 +1,7 @@
 // kernels.cu (or the copy KERNELS_SOURCE names, e.g. a mutant) compiled by the
 // host compiler against the CPU emulation, behind kernel_api.h. Built with
 // -I csrc/cuda/emulation (the CUDA stand-ins) and -I csrc/cuda (so a copy
-// elsewhere still finds "../op_table.h" and "launch.h").
+// elsewhere still finds "../registration.h" and "launch.h").
 #ifndef KERNELS_SOURCE
 #define KERNELS_SOURCE "kernels.cu"
 #endif

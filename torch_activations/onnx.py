@@ -6,7 +6,9 @@ pays for it):
 
 - ``torch.onnx.export(..., dynamo=True)`` decomposes each op into the plain
   torch ops of its twin (``decompositions()``, from the registry: the torch
-  twin, or the composite a user writes where torch has none), which the
+  twin, or the composite a user writes where torch has none; added to the
+  exporter's own table of decompositions, not to torch._decomp's, which
+  Inductor reads too), which the
   exporter translates to standard ONNX operators (Relu, LeakyRelu, PRelu,
   Clip, Elu, Selu, Celu, Sigmoid, Tanh, HardSwish, HardSigmoid, Mish, Gelu or
   its erf / tanh form below opset 20, Softplus, Softmax, LogSoftmax).
@@ -68,12 +70,25 @@ def decompositions():
 
 
 def register_decompositions():
-    """Let the dynamo exporter decompose the ops (it reads torch._decomp's table
-    for every op that has no ONNX translation of its own)."""
-    from torch._decomp import decomposition_table
+    """Let the dynamo exporter decompose the ops: its table of decompositions
+    (one per export, for every op that has no ONNX translation of its own)
+    gains ours. Only the exporter's: torch._decomp's global table is read by
+    Inductor too, which must keep the ops opaque."""
+    from torch.onnx._internal.exporter import _decomp
 
-    for op, fn in decompositions().items():
-        decomposition_table.setdefault(op, fn)
+    tabled = _decomp.create_onnx_friendly_decomposition_table
+    if getattr(tabled, "_torch_activations", False):
+        return
+
+    def with_ours(onnx_registered_ops):
+        table = tabled(onnx_registered_ops)
+        for op, fn in decompositions().items():
+            if op not in onnx_registered_ops:
+                table.setdefault(op, fn)
+        return table
+
+    with_ours._torch_activations = True
+    _decomp.create_onnx_friendly_decomposition_table = with_ours
 
 
 # ------------------------------------------------ dynamo=False: symbolic functions

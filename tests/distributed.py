@@ -35,6 +35,11 @@ def _rank_main(rank, fn, port, folder):
     except BaseException:
         result = {"error": traceback.format_exc()}
     torch.save(result, os.path.join(folder, f"{rank}.pt"))
+    # the result is written: leave without the interpreter's teardown, where a
+    # library's static threads may abort the process after the work is done
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run(fn, timeout=240):

@@ -20,16 +20,20 @@ say() { echo "[setup_env] $*"; }
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
 py="$VENV/bin/python"
-# torchvision is built against one torch release: pick the one that matches.
+# torchvision is built against one torch release (and timm needs it): the one
+# that matches. The package index's torchvision 0.28.0 (torch 2.13) is a CUDA
+# build, which cannot load beside the CPU-only torch 2.13.0 (and, installed,
+# breaks the import of transformers' models), so that environment has neither
+# torchvision nor timm: their tests run in the torch 2.14.1 one.
 case "$TORCH_VERSION" in
-  2.14.*) TORCHVISION=0.29.1 ;;
-  2.13.*) TORCHVISION=0.28.0 ;;
+  2.14.*) VISION=("torchvision==0.29.1" "timm==1.0.31") ;;
+  2.13.*) VISION=() ;;
   *) echo "no torchvision known for torch $TORCH_VERSION" >&2; exit 1 ;;
 esac
-say "installing torch $TORCH_VERSION, torchvision $TORCHVISION, pytest, numpy, matplotlib and the test dependencies (transformers, scikit-learn, timm, onnx, onnxscript, onnxruntime) into $VENV"
+say "installing torch $TORCH_VERSION, pytest, numpy, matplotlib and the test dependencies (transformers, scikit-learn, onnx, onnxscript, onnxruntime${VISION:+, ${VISION[*]}}) into $VENV"
 "$py" -m pip install -q --disable-pip-version-check --upgrade pip "setuptools>=64" wheel
-"$py" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" "torchvision==$TORCHVISION" pytest numpy matplotlib \
-  "transformers==5.23.0" scikit-learn "timm==1.0.31" "onnx==1.23.2" "onnxscript==0.7.2" "onnxruntime==1.32.0"
+"$py" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" ${VISION[@]+"${VISION[@]}"} pytest numpy matplotlib \
+  "transformers==5.23.0" scikit-learn "onnx==1.23.2" "onnxscript==0.7.2" "onnxruntime==1.32.0"
 
 # The progress lines (one per library) go to the terminal, everything to $LOG.
 mkdir -p "$(dirname "$LOG")"

@@ -96,8 +96,7 @@ NVCC_FLAGS = ["-O3", "--expt-relaxed-constexpr"]
 # torch.ops.load_library and never call Python, so one build serves every
 # CPython 3 (file suffix .abi3.so). _C is a Python module built with pybind11
 # (the eager fast path and the double-backward formulas), which needs the full
-# C API, so it is built for one CPython.
-LIMITED_API = True
+# C API, so it is built for one CPython (and so is the wheel).
 
 
 def _extra_cuda_includes():
@@ -149,7 +148,7 @@ cpu_extensions = [
         extra_compile_args=CXX_FLAGS + CPU_KERNEL_FLAGS + flags,
         extra_link_args=LINK_FLAGS,
         depends=HEADERS,
-        py_limited_api=LIMITED_API,
+        py_limited_api=True,
     )
     for isa, flags in isas.items()
 ]
@@ -285,21 +284,11 @@ class ParallelBuildExtension(BuildExtension):
         (package_dir / BUILD_INFO).write_text(json.dumps(info, indent=1) + "\n")
 
 
-def _limited_api_tag():
-    """The wheel's abi3 tag: the oldest CPython that torch's Py_LIMITED_API
-    setting (e.g. 0x030A0000) admits."""
-    import torch.utils.cpp_extension as cpp
-
-    version = int(getattr(cpp, "min_supported_cpython", "0x03090000"), 16)
-    return f"cp3{(version >> 16) & 0xFF}"
-
-
 setup(
     ext_modules=EXTENSIONS,
     cmdclass={"build_ext": ParallelBuildExtension.with_options(use_ninja=False)},
     install_requires=[f"torch=={TORCH_VERSION.split('+')[0]}"],  # the libraries load with this torch only
     options={
         "build": {"build_base": str(Path("build") / BUILD_KEY)},
-        **({"bdist_wheel": {"py_limited_api": _limited_api_tag()}} if all(e.py_limited_api for e in EXTENSIONS) else {}),
     },
 )

@@ -102,13 +102,18 @@ inline constexpr GradLayout kGradLayout<LeakyReLU> = GradLayout::Input;
 // output shares its layout with (a dense one). Such ops read either tensor
 // with one formula, so the kernels need not hear of this second condition.
 template <template <class> class Op, class... P>
-bool saves_output(const Tensor& x, P... p) {
-  if (!saved_is_output<Op>(x.scalar_type(), p...)) return false;
+bool saves_output_for(at::ScalarType dtype, bool dense, P... p) {
+  if (!saved_is_output<Op>(dtype, p...)) return false;
   if constexpr (kGradLayout<Op> == GradLayout::Input) {
     static_assert(!kHasOutputFormula<Op<float>>, "one formula for the input and the output");
-    return is_symbolic(x) || x.is_non_overlapping_and_dense();
+    return dense;
   }
   return true;
+}
+template <template <class> class Op, class... P>
+bool saves_output(const Tensor& x, P... p) {
+  const bool dense = kGradLayout<Op> != GradLayout::Input || is_symbolic(x) || x.is_non_overlapping_and_dense();
+  return saves_output_for<Op>(x.scalar_type(), dense, p...);
 }
 
 }  // namespace torch_activations

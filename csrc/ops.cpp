@@ -94,9 +94,10 @@ struct PythonBindings {
           py::call_guard<py::gil_scoped_release>());
     m.def((F::op_name() + "_").c_str(), [](const Tensor& x, P... p) { F::inplace_op().call(x, p...); },
           py::call_guard<py::gil_scoped_release>());
-    // whether backward keeps the output of a call on x (else x itself)
+    // whether backward keeps the output of a call on an input of this dtype,
+    // dense or not (else the input itself)
     m.def((F::op_name() + "_saves_output").c_str(),
-          [](const Tensor& x, P... p) { return saves_output<Op>(x, p...); });
+          [](at::ScalarType dtype, bool dense, P... p) { return saves_output_for<Op>(dtype, dense, p...); });
     if constexpr (kCodeBits<Op> > 0) {  // saved="mask" or "uint8": (output, codes)
       using C = autograd::Coded<Op, P...>;
       m.def(C::op_name().c_str(), [](const Tensor& x, P... p) { return C::forward_op().call(x, p...); },

@@ -61,18 +61,8 @@ def _is_dense(x):
     return True
 
 
-_SAVES_OUTPUT = {}  # (op, dtype, dense, params) -> the rule's answer, computed once
-
-
 def _pointwise_saves_output(name, dtype, dense, params):
-    key = (name, dtype, dense, params)
-    if key in _SAVES_OUTPUT:
-        return _SAVES_OUTPUT[key]
-    x = torch.empty(2, dtype=dtype) if dense else torch.empty(2, 2, dtype=dtype)[:, :1]
-    answer = getattr(_C, f"{name}_saves_output")(x, *params)
-    if all(p == p for p in params):  # a NaN parameter never equals itself: not a key
-        _SAVES_OUTPUT[key] = answer
-    return answer
+    return getattr(_C, f"{name}_saves_output")(dtype, dense, *params)
 
 
 # While tracing, the rule is evaluated once and is a constant of the graph. The
@@ -112,28 +102,6 @@ def _register_pointwise(spec):
     def _(info, in_dims, grad, saved, *params):
         (grad, saved), bdim = _same_batch(info, (grad, saved), in_dims[:2])
         return backward(grad, saved, *params), bdim
-
-
-def _pointwise_function(spec):
-    forward_op = getattr(ops, spec.name)
-    backward_op = getattr(ops, f"{spec.name}_backward")
-
-    def params_of(args):
-        return tuple(args) + spec.defaults[len(args):]
-
-    def forward(input, *params):
-        return forward_op(input, *params_of(params))
-
-    def setup_context(ctx, inputs, output):
-        input, *params = inputs
-        ctx.params, ctx.n_params = params_of(params), len(params)
-        ctx.save_for_backward(output if saves_output(spec, input, *ctx.params) else input)
-
-    def backward(ctx, grad):
-        (saved,) = ctx.saved_tensors
-        return (backward_op(grad, saved, *ctx.params),) + (None,) * ctx.n_params
-
-    return _make_function(spec, forward, setup_context, backward, f"input, {', '.join(spec.param_names)}".rstrip(", "))
 
 
 # ---------------------------------------------------------------- channelwise
@@ -232,23 +200,6 @@ def _register_channelwise(spec):
     _C._register_second_order(f"{spec.name}_backward", second_order)
 
 
-def _channelwise_function(spec):
-    forward_op = getattr(ops, spec.name)
-    backward_op = getattr(ops, f"{spec.name}_backward")
-
-    def forward(input, weight):
-        return forward_op(input, weight)
-
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(*inputs)
-
-    def backward(ctx, grad):
-        input, weight = ctx.saved_tensors
-        return backward_op(grad, input, weight)
-
-    return _make_function(spec, forward, setup_context, backward, "input, weight")
-
-
 # -------------------------------------------------------------------- softmax
 
 
@@ -296,24 +247,6 @@ def _register_softmax(spec):
     def _(info, in_dims, grad, out, dim):
         tensors = [_batch_first(t, d, info.batch_size) for t, d in zip((grad, out), in_dims[:2])]
         return batched(backward, tensors, dim), 0
-
-
-def _softmax_function(spec):
-    forward_op = getattr(ops, spec.name)
-    backward_op = getattr(ops, f"{spec.name}_backward")
-
-    def forward(input, dim):
-        return forward_op(input, dim)
-
-    def setup_context(ctx, inputs, output):
-        ctx.dim = inputs[1]
-        ctx.save_for_backward(output)
-
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return backward_op(grad, out, ctx.dim), None
-
-    return _make_function(spec, forward, setup_context, backward, "input, dim")
 
 
 # -------------------------------------------------------------------- gated
@@ -415,7 +348,37 @@ def function_name(spec):
     return f"{spec.module}LearnableFunction" if spec.name == "swish_learnable" else f"{spec.module}Function"
 
 
-def _make_function(spec, forward, setup_context, backward, signature):
+def _saved_tensors(spec, inputs, output, params):
+    """What backward keeps: what the C++ autograd node keeps (csrc/autograd.h)."""
+    if spec.kind == CHANNELWISE:
+        return inputs  # input and weight
+    if spec.kind == SOFTMAX:
+        return (output,)
+    return (output if saves_output(spec, inputs[0], *params) else inputs[0],)
+
+
+def _function(spec):
+    """The public torch.autograd.Function of `spec`: forward is the op, backward
+    its backward op (itself differentiable), over what the op's own C++
+    autograd would save."""
+    forward_op = getattr(ops, spec.name)
+    backward_op = getattr(ops, f"{spec.name}_backward")
+    n_tensors = 2 if spec.kind == CHANNELWISE else 1  # the arguments that get a gradient
+    defaults = spec.defaults if spec.kind == POINTWISE else ()
+
+    def forward(*args):
+        return forward_op(*args, *defaults[len(args) - n_tensors:])
+
+    def setup_context(ctx, inputs, output):
+        tensors, params = inputs[:n_tensors], tuple(inputs[n_tensors:]) + defaults[len(inputs) - n_tensors:]
+        ctx.params, ctx.n_params = params, len(inputs) - n_tensors
+        ctx.save_for_backward(*_saved_tensors(spec, tensors, output, params))
+
+    def backward(ctx, grad):
+        grads = backward_op(grad, *ctx.saved_tensors, *ctx.params)
+        return (grads if isinstance(grads, tuple) else (grads,)) + (None,) * ctx.n_params
+
+    signature = ", ".join(("input", "weight")[:n_tensors] + spec.param_names)
     doc = (
         f"torch.autograd.Function for {spec.name}: `{function_name(spec)}.apply({signature})`.\n\n"
         f"Forward runs torch.ops.torch_activations.{spec.name}, backward "
@@ -437,9 +400,8 @@ def _make_function(spec, forward, setup_context, backward, signature):
 
 
 _REGISTER = {POINTWISE: _register_pointwise, CHANNELWISE: _register_channelwise, SOFTMAX: _register_softmax}
-_FUNCTION = {POINTWISE: _pointwise_function, CHANNELWISE: _channelwise_function, SOFTMAX: _softmax_function}
 
 FUNCTIONS = {}
 for _spec in ACTIVATIONS:
     _REGISTER[_spec.kind](_spec)
-    FUNCTIONS[_spec.name] = _FUNCTION[_spec.kind](_spec)
+    FUNCTIONS[_spec.name] = _function(_spec)

@@ -107,7 +107,7 @@ class Activation(_Parameters):
             _from_table(self, POINTWISE, 1, code_bits="code_bits",
                         coded=lambda e: "" if not bits else "uint8" if bits == 8 else "mask")
             defaults = tuple(d for _, d in self.params)
-            saves_output = getattr(_C, f"{self.name}_saves_output")(torch.empty(2), *defaults)
+            saves_output = getattr(_C, f"{self.name}_saves_output")(torch.float32, True, *defaults)
             object.__setattr__(self, "saves", "output" if saves_output else "input")
         elif kind == CHANNELWISE:
             _from_table(self, CHANNELWISE, 2, per_channel="per_channel", saves=lambda e: "input")

@@ -474,39 +474,32 @@ struct CpuBackend {
       });
       return;
     }
-    // columns
-    const int64_t blocks = (inner + L::kStep - 1) / L::kStep;
-    const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(dim_size * L::kStep, 1));
-    at::parallel_for(0, outer * blocks, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) {
-        const int64_t o = task / blocks, j = (task % blocks) * L::kStep;
-        const int64_t count = std::min(L::kStep, inner - j);
-        const T* xc = x + o * dim_size * inner + j;
-        T* yc = y + o * dim_size * inner + j;
-        typename L::Vecs vmax, vsum;
-        vmax.fill(VecAcc(kNegInf));
-        vsum.fill(VecAcc(Acc(0)));
-        for (int64_t d = 0; d < dim_size; ++d) {
-          const auto v = L::load(xc + d * inner, count);
-          for (int part = 0; part < L::kParts; ++part) vmax[part] = at::vec::maximum(vmax[part], v[part]);
-        }
-        for (int64_t d = 0; d < dim_size; ++d) {
-          const auto v = L::load(xc + d * inner, count);
-          for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + math::exp(v[part] - vmax[part]);
-        }
-        typename L::Vecs log_sum, scale;
-        for (int part = 0; part < L::kParts; ++part) {
-          log_sum[part] = vsum[part].log();
-          scale[part] = VecAcc(Acc(1)) / vsum[part];
-        }
-        for (int64_t d = 0; d < dim_size; ++d) {
-          const auto v = L::load(xc + d * inner, count);
-          typename L::Vecs r;
-          for (int part = 0; part < L::kParts; ++part)
-            r[part] = log ? (v[part] - vmax[part]) - log_sum[part]
-                          : math::exp_difference(v[part], vmax[part]) * scale[part];
-          L::store(yc + d * inner, r, count);
-        }
+    for_each_column_block<L>(outer, dim_size, inner, [&](int64_t off, int64_t count) {
+      const T* xc = x + off;
+      T* yc = y + off;
+      typename L::Vecs vmax, vsum;
+      vmax.fill(VecAcc(kNegInf));
+      vsum.fill(VecAcc(Acc(0)));
+      for (int64_t d = 0; d < dim_size; ++d) {
+        const auto v = L::load(xc + d * inner, count);
+        for (int part = 0; part < L::kParts; ++part) vmax[part] = at::vec::maximum(vmax[part], v[part]);
+      }
+      for (int64_t d = 0; d < dim_size; ++d) {
+        const auto v = L::load(xc + d * inner, count);
+        for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + math::exp(v[part] - vmax[part]);
+      }
+      typename L::Vecs log_sum, scale;
+      for (int part = 0; part < L::kParts; ++part) {
+        log_sum[part] = vsum[part].log();
+        scale[part] = VecAcc(Acc(1)) / vsum[part];
+      }
+      for (int64_t d = 0; d < dim_size; ++d) {
+        const auto v = L::load(xc + d * inner, count);
+        typename L::Vecs r;
+        for (int part = 0; part < L::kParts; ++part)
+          r[part] = log ? (v[part] - vmax[part]) - log_sum[part]
+                        : math::exp_difference(v[part], vmax[part]) * scale[part];
+        L::store(yc + d * inner, r, count);
       }
     });
   }
@@ -537,25 +530,33 @@ struct CpuBackend {
       });
       return;
     }
+    for_each_column_block<L>(outer, dim_size, inner, [&](int64_t off, int64_t count) {
+      typename L::Vecs vsum;
+      vsum.fill(VecAcc(Acc(0)));
+      for (int64_t d = 0; d < dim_size; ++d) {
+        const auto gv = L::load(g + off + d * inner, count), yv = L::load(y + off + d * inner, count);
+        for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + term(gv[part], yv[part]);
+      }
+      for (int64_t d = 0; d < dim_size; ++d) {
+        const auto gv = L::load(g + off + d * inner, count), yv = L::load(y + off + d * inner, count);
+        typename L::Vecs r;
+        for (int part = 0; part < L::kParts; ++part) r[part] = result(gv[part], yv[part], vsum[part]);
+        L::store(gx + off + d * inner, r, count);
+      }
+    });
+  }
+
+  // Softmax over columns: f(offset, count) for each block of `count` <=
+  // L::kStep adjacent columns of one outer slice, the blocks split among
+  // threads whole (each column's sum in one task, whatever the thread count).
+  template <class L, class F>
+  static void for_each_column_block(int64_t outer, int64_t dim_size, int64_t inner, const F& f) {
     const int64_t blocks = (inner + L::kStep - 1) / L::kStep;
     const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(dim_size * L::kStep, 1));
     at::parallel_for(0, outer * blocks, grain, [&](int64_t begin, int64_t end) {
       for (int64_t task = begin; task < end; ++task) {
         const int64_t o = task / blocks, j = (task % blocks) * L::kStep;
-        const int64_t count = std::min(L::kStep, inner - j);
-        const int64_t off = o * dim_size * inner + j;
-        typename L::Vecs vsum;
-        vsum.fill(VecAcc(Acc(0)));
-        for (int64_t d = 0; d < dim_size; ++d) {
-          const auto gv = L::load(g + off + d * inner, count), yv = L::load(y + off + d * inner, count);
-          for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + term(gv[part], yv[part]);
-        }
-        for (int64_t d = 0; d < dim_size; ++d) {
-          const auto gv = L::load(g + off + d * inner, count), yv = L::load(y + off + d * inner, count);
-          typename L::Vecs r;
-          for (int part = 0; part < L::kParts; ++part) r[part] = result(gv[part], yv[part], vsum[part]);
-          L::store(gx + off + d * inner, r, count);
-        }
+        f(o * dim_size * inner + j, std::min(L::kStep, inner - j));
       }
     });
   }

@@ -84,6 +84,31 @@ Tensor pointwise_backward(const Tensor& grad, const Tensor& saved, P... p) {
   return out;
 }
 
+// grad = grad * f'(saved): the input's gradient written over the incoming one
+// (what the C++ autograd does with a gradient nothing else holds). Bitwise
+// the out-of-place op's result.
+template <class B, template <class> class Op, class... P>
+void pointwise_backward_inplace(const Tensor& grad, const Tensor& saved, P... p) {
+  const char* name = Op<float>::name;
+  check_float(name, grad, "grad");
+  check_float(name, saved, "saved tensor");
+  check_pair(name, grad, "grad", saved, "saved tensor", /*same_shape=*/true);
+  check_params<Op>(p...);
+  if constexpr (B::kComputes) {
+    TORCH_CHECK(at::has_internal_overlap(grad) != at::MemOverlap::Yes, "torch_activations.", name,
+                "_backward_: more than one element of grad refers to a single memory location; "
+                "clone() it first");
+    at::assert_no_partial_overlap(grad, saved);
+    if (grad.numel() == 0) return;
+    if (grad.is_non_overlapping_and_dense()) {
+      B::template backward<Op>(grad, in_layout_of(saved, grad), grad,
+                               saved_is_output<Op>(saved.scalar_type(), p...), p...);
+    } else {
+      grad.copy_(pointwise_backward<B, Op>(grad, saved, p...));
+    }
+  }
+}
+
 // ------------------------------------------------- coded saved state (opt-in)
 
 // Bits of saved state per element of an op's codes (saved="mask" or

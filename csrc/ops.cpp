@@ -40,6 +40,8 @@ struct SchemaDefiner {
     m.def((name + "(Tensor x" + params + ") -> Tensor").c_str());
     m.def((name + "_(Tensor(a!) x" + params + ") -> ()").c_str());
     m.def((name + "_backward(Tensor grad, Tensor saved" + params + ") -> Tensor").c_str());
+    // the same, written over grad (autograd's, when nothing else holds it)
+    m.def((name + "_backward_(Tensor(a!) grad, Tensor saved" + params + ") -> ()").c_str());
     // opt-in compact saved state (saved="mask" or "uint8"): output and codes, backward from codes
     if constexpr (kCodeBits<Op> > 0) {
       m.def((name + "_coded(Tensor x" + params + ") -> (Tensor, Tensor)").c_str());
@@ -168,7 +170,7 @@ struct TableExporter {
   template <template <class> class Op, class... P, class... Names>
   void pointwise(Names... names) {
     const std::string name = Op<float>::name;
-    std::vector<std::string> ops{name, name + "_", name + "_backward"};
+    std::vector<std::string> ops{name, name + "_", name + "_backward", name + "_backward_"};
     if constexpr (kCodeBits<Op> > 0) ops.insert(ops.end(), {name + "_coded", name + "_coded_backward"});
     const std::string bias = bias_name(name.c_str());
     ops.insert(ops.end(), {bias, bias + "_backward"});

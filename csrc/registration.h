@@ -16,6 +16,7 @@ struct KernelRegistrar {
     m.impl(name.c_str(), &pointwise_forward<B, Op, P...>);
     m.impl((name + "_").c_str(), &pointwise_forward_inplace<B, Op, P...>);
     m.impl((name + "_backward").c_str(), &pointwise_backward<B, Op, P...>);
+    m.impl((name + "_backward_").c_str(), &pointwise_backward_inplace<B, Op, P...>);
     if constexpr (kCodeBits<Op> > 0) {
       m.impl((name + "_coded").c_str(), &pointwise_coded<B, Op, P...>);
       m.impl((name + "_coded_backward").c_str(), &pointwise_coded_backward<B, Op, P...>);

@@ -116,6 +116,7 @@ def _rules(entry):
     kind = entry["kind"]
     if kind == "pointwise":
         rules = {name: _same(1, n), f"{name}_": _same(1, n, n_out=0), f"{name}_backward": _same(2, n),
+                 f"{name}_backward_": _same(2, n, n_out=0),
                  entry["bias"]: _bias_rule(n, False, False), f"{entry['bias']}_backward": _bias_rule(n, False, True)}
         if entry["code_bits"]:
             rules[f"{name}_coded"] = _coded_rule(entry["code_bits"], n, False)

@@ -55,15 +55,20 @@ def _list_beyond(results, key, bound, side):
     return f"{side}: " + "; ".join(cases) if cases else ""
 
 
+def _quartiles(r, key):
+    """A case's (lower, upper) quartile of its ratio, or None where not measured."""
+    q = r.get(f"{key}_q")
+    return tuple(q) if q and None not in q else None
+
+
 def verdict(r, key="ratio_eager"):
     """A case's verdict, judged by its ratio's interquartile range so that a
     noisy machine can neither fake a win nor hide one: "loses" when even the
     upper quartile is below 1.0, "wins" when even the lower is above, else
     "tie"."""
-    q = r.get(f"{key}_q")
     if r.get(key) is None:
         return None
-    low, high = q if q and None not in q else (r[key], r[key])
+    low, high = _quartiles(r, key) or (r[key], r[key])
     return "loses" if high < 1.0 else "wins" if low > 1.0 else "tie"
 
 
@@ -71,11 +76,12 @@ def _losses(results, key="ratio_eager"):
     """The cases that lose (verdict), and, apart, the ties whose median is below 1.0."""
     lost = [r for r in results if verdict(r, key) == "loses"]
     close = [r for r in results if verdict(r, key) == "tie" and r[key] < 1.0]
-    def quartiles(r):
-        q = r.get(f"{key}_q")
-        return f" [{q[0]:.2f}-{q[1]:.2f}]" if q and None not in q else ""
 
-    parts = [f"{label}: " + "; ".join(f"{_case_name(r)} {r[key]:.2f}{quartiles(r)}" for r in group)
+    def described(r):
+        q = _quartiles(r, key)
+        return f"{_case_name(r)} {r[key]:.2f}" + (f" [{q[0]:.2f}-{q[1]:.2f}]" if q else "")
+
+    parts = [f"{label}: " + "; ".join(map(described, group))
              for label, group in (("lose", lost), ("ties below 1.0", close)) if group]
     return lost, "; ".join(parts)
 

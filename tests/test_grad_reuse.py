@@ -48,15 +48,21 @@ def backward_of(spec, params, x, weight, **backward_kwargs):
     return x.grad, count
 
 
+def assert_reused_with_same_bits(spec, params, x, weight):
+    """Backward allocates fewer buffers than with the graph kept (which gets a
+    fresh one), and gives the same bits."""
+    kept, kept_count = backward_of(spec, params, x, weight, retain_graph=True)
+    reused, reused_count = backward_of(spec, params, x, weight)
+    assert reused_count < kept_count
+    assert_same_bits(reused, kept)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
 @pytest.mark.parametrize("spec,params", CASES, ids=CASE_IDS)
 def test_reused_where_alone_with_the_same_bits(spec, params, dtype):
     x = leaf(dtype)
     weight = make_input(x.shape, dtype)
-    kept, kept_count = backward_of(spec, params, x, weight, retain_graph=True)  # a kept graph: a fresh buffer
-    reused, reused_count = backward_of(spec, params, x, weight)
-    assert reused_count < kept_count
-    assert_same_bits(reused, kept)
+    assert_reused_with_same_bits(spec, params, x, weight)
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "gelu", "tanh"])
@@ -64,10 +70,7 @@ def test_reused_in_channels_last_with_the_same_bits(name):
     spec = ta.registry.get(name)
     x = leaf(shape=(3, 8, 5, 7), memory_format=torch.channels_last)
     weight = make_input(x.shape, torch.float32).contiguous(memory_format=torch.channels_last)
-    kept, kept_count = backward_of(spec, spec.defaults, x, weight, retain_graph=True)
-    reused, reused_count = backward_of(spec, spec.defaults, x, weight)
-    assert reused_count < kept_count
-    assert_same_bits(reused, kept)
+    assert_reused_with_same_bits(spec, spec.defaults, x, weight)
 
 
 def _fresh(name="gelu", shape=(41, 23)):

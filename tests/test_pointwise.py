@@ -5,6 +5,8 @@ layouts and in-place semantics."""
 import pytest
 import torch
 
+import torch_activations as ta
+
 from torch_activations._ops import saves_output
 from torch_activations.registry import get
 
@@ -211,6 +213,31 @@ def test_vector_and_tail_paths(n, dtype, device):
 
 
 STREAMING_BYTES = 16 << 20  # the CPU launcher writes outputs this large past the caches
+
+
+def test_large_outputs_over_pages_resident_or_not(device):
+    """Streaming stores go only to pages the process holds: an output into
+    fresh memory, into memory written before, and into memory written in
+    part (each range choosing on its own), from a start one element in, give
+    the same bits, plain and with a bias."""
+    if device != "cpu" or ta.CUDA_EMULATION:
+        pytest.skip("which pages are resident is the CPU kernels' question")
+    ops = torch.ops.torch_activations
+    n = 2 * STREAMING_BYTES // 4 + 37  # float32 elements: past glibc's largest heap block, a fresh mapping
+    x = make_input((n + 1,), torch.float32)[1:].float()
+    fresh = ops.silu(x)  # an output the op allocates, never touched before
+    written = x.clone()
+    ops.silu_(written)
+    part = torch.empty(n + 1)[1:]
+    part[: n // 3] = x[: n // 3]  # the rest of its pages never touched: read as zeros, or left from before
+    expected = ops.silu(part.clone())
+    ops.silu_(part)
+    assert torch.equal(written, fresh) and torch.equal(part, expected)
+    cols = 1000
+    rows = n // cols
+    xb = x[: rows * cols].view(rows, cols)
+    bias = make_input((cols,), torch.float32).float()
+    assert torch.equal(ta.functional.bias_activation(xb, bias, "silu"), ops.silu(xb + bias))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)

@@ -192,10 +192,11 @@ struct CpuBackend {
       const scalar_t* xp = x.const_data_ptr<scalar_t>();
       const scalar_t* bp = bias.const_data_ptr<scalar_t>();
       scalar_t* yp = out.data_ptr<scalar_t>();
-      const bool stream = streams(x.numel(), yp);
+      const StreamPlan<scalar_t> stream(x.numel(), yp);
       for_each_row_run(x.numel() / cols, cols, [&](int64_t row, int64_t col, int64_t stop) {
-        map_range_streamed(stream, col, stop, [&](auto xv, auto bv) { return biased.forward(xv, bv); }, NoEach{},
-                           yp + row * cols, xp + row * cols, bp);
+        map_range_streamed(stream(row * cols + col), col, stop,
+                           [&](auto xv, auto bv) { return biased.forward(xv, bv); }, NoEach{}, yp + row * cols,
+                           xp + row * cols, bp);
       });
     });
   }
@@ -213,7 +214,7 @@ struct CpuBackend {
       const scalar_t* sp = saved.const_data_ptr<scalar_t>();
       const scalar_t* bp = bias.const_data_ptr<scalar_t>();
       scalar_t* gxp = grad_x.data_ptr<scalar_t>();
-      const bool stream = streams(g.numel(), gxp);
+      const StreamPlan<scalar_t> stream(g.numel(), gxp);
       // row by row through the loop every pointwise op runs, each step's
       // gradient (before rounding) added into the sums, which stay in L1
       grad_bias = column_sums<scalar_t>(g.numel() / cols, cols, 1, g.options(),
@@ -221,7 +222,7 @@ struct CpuBackend {
         const auto add = [&](int64_t j, const typename L::Vecs& r, int64_t count) { L::accumulate(sums + j, r, count); };
         for (int64_t row = r0; row < r1; ++row) {
           const int64_t at = row * cols;
-          map_range_streamed(stream, c0, c1,
+          map_range_streamed(stream(at + c0), c0, c1,
                              [&](auto gv, auto sv, auto bv) { return biased.backward(gv, sv, bv, saved_output); }, add,
                              gxp + at, gp + at, sp + at, bp);
         }
@@ -240,21 +241,22 @@ struct CpuBackend {
       const scalar_t* ap = act.const_data_ptr<scalar_t>() + s.act_offset;
       const scalar_t* bp = mul.const_data_ptr<scalar_t>() + s.mul_offset;
       scalar_t* yp = out.data_ptr<scalar_t>();
-      const bool stream = streams(out.numel(), yp);
+      const StreamPlan<scalar_t> stream(out.numel(), yp);
       if (bias.defined()) {
         const scalar_t* bias_a = bias.const_data_ptr<scalar_t>() + s.act_offset;
         const scalar_t* bias_b = bias.const_data_ptr<scalar_t>() + s.mul_offset;
         const RoundTo<scalar_t> round;
         for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
           map_range_streamed(
-              stream, col, stop, [&](auto a, auto ba, auto b, auto bb) { return gated.forward(round(a + ba), round(b + bb)); },
-              NoEach{}, yp + row * s.len, ap + row * s.stride, bias_a, bp + row * s.stride, bias_b);
+              stream(row * s.len + col), col, stop,
+              [&](auto a, auto ba, auto b, auto bb) { return gated.forward(round(a + ba), round(b + bb)); }, NoEach{},
+              yp + row * s.len, ap + row * s.stride, bias_a, bp + row * s.stride, bias_b);
         });
         return;
       }
       for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
-        map_range_streamed(stream, col, stop, [&](auto a, auto b) { return gated.forward(a, b); }, NoEach{},
-                           yp + row * s.len, ap + row * s.stride, bp + row * s.stride);
+        map_range_streamed(stream(row * s.len + col), col, stop, [&](auto a, auto b) { return gated.forward(a, b); },
+                           NoEach{}, yp + row * s.len, ap + row * s.stride, bp + row * s.stride);
       });
     });
   }

@@ -18,6 +18,11 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 
 #include "../registration.h"
 
@@ -174,12 +179,42 @@ __attribute__((flatten)) inline void map_range(int64_t begin, int64_t end, const
 // Outputs of at least this many bytes are written with streaming stores.
 constexpr int64_t kStreamBytes = int64_t(16) << 20;
 
+// Which parts of an output are written with streaming stores. A streaming
+// store saves reading the line in first where the memory is already the
+// process's; into a page not yet faulted in it costs more than a plain store,
+// since the kernel has just zeroed that page through the cache (glibc's malloc
+// maps large blocks fresh on every allocation). So where the system says
+// (mincore, once per call), a range streams only if its first page is resident.
 template <class T>
-inline bool streams(int64_t n, const T* out) {
-  return n * int64_t(sizeof(T)) >= kStreamBytes && reinterpret_cast<uintptr_t>(out) % sizeof(T) == 0;
-}
+class StreamPlan {
+ public:
+  StreamPlan(int64_t n, const T* out) : out_(out) {
+    if (n * int64_t(sizeof(T)) < kStreamBytes || reinterpret_cast<uintptr_t>(out) % sizeof(T) != 0) return;
+    streams_ = true;
+#if defined(__linux__) && (defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2))
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    first_page_ = reinterpret_cast<uintptr_t>(out) & ~(page - 1);
+    const uintptr_t end = reinterpret_cast<uintptr_t>(out + n);
+    resident_.resize((end - first_page_ + page - 1) / page);
+    if (mincore(reinterpret_cast<void*>(first_page_), end - first_page_, resident_.data()) == 0) page_ = page;
+    else resident_.clear();  // not known: stream everywhere
+#endif
+  }
+  // Whether out[begin..) streams.
+  bool operator()(int64_t begin) const {
+    if (!streams_ || page_ == 0) return streams_;
+    const size_t index = (reinterpret_cast<uintptr_t>(out_ + begin) - first_page_) / page_;
+    return index < resident_.size() && (resident_[index] & 1);
+  }
 
-// map_range_each with streaming stores where stream (from streams()) says.
+ private:
+  const T* out_;
+  bool streams_ = false;
+  uintptr_t first_page_ = 0, page_ = 0;
+  std::vector<unsigned char> resident_;
+};
+
+// map_range_each with streaming stores where stream (from a StreamPlan) says.
 template <class T, class F, class Each, class... In>
 inline void map_range_streamed(bool stream, int64_t begin, int64_t end, const F& f, const Each& each, T* out,
                                const In*... in) {
@@ -189,9 +224,9 @@ inline void map_range_streamed(bool stream, int64_t begin, int64_t end, const F&
 
 template <class T, class F, class... In>
 void map_parallel(int64_t n, const F& f, T* out, const In*... in) {
-  const bool stream = streams(n, out);
+  const StreamPlan<T> stream(n, out);
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-    map_range_streamed(stream, begin, end, f, NoEach{}, out, in...);
+    map_range_streamed(stream(begin), begin, end, f, NoEach{}, out, in...);
   });
 }
 

@@ -50,6 +50,12 @@ def layout_twin(spec):
     return torch.nn.functional.silu
 
 
+def bits(t):
+    """A tensor's raw bits, as integers of its element size (NaN payloads and
+    signed zeros told apart)."""
+    return t.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
+
+
 def make_input(shape, dtype=torch.float64, device="cpu", kinks=(), nonfinite=False, scale=3.0, seed=None):
     """Random values of both signs with edge values planted at random places:
     0, large magnitudes, the op's kinks and, if asked, NaN and +-Inf."""

@@ -10,7 +10,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 import torch_activations as ta
-from helpers import DEVICES, make_input, pointwise_cases
+from helpers import DEVICES, bits, make_input, pointwise_cases
 
 ops = torch.ops.torch_activations
 CASES, CASE_IDS = pointwise_cases()
@@ -22,10 +22,6 @@ def allocations(nbytes, run):
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         run()
     return sum(1 for e in prof.events() if e.cpu_memory_usage == nbytes)
-
-
-def bits(t):
-    return t.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
 
 
 def assert_same_bits(a, b):

@@ -11,7 +11,7 @@ from torch_activations._ops import saves_output
 from torch_activations.registry import get
 
 from helpers import (
-    DEVICES, INPLACE_SPECS, POINTWISE_SPECS, TOLERANCES, away_from_kinks, call, layout_twin,
+    DEVICES, INPLACE_SPECS, POINTWISE_SPECS, TOLERANCES, away_from_kinks, bits, call, layout_twin,
     make_input, param_cases, pointwise_cases,
 )
 from policy import limits
@@ -212,7 +212,7 @@ def test_vector_and_tail_paths(n, dtype, device):
             torch.testing.assert_close(g.double(), g_ref, rtol=rtol, atol=atol * 4)
 
 
-STREAMING_BYTES = 16 << 20  # the CPU launcher writes outputs this large past the caches
+STREAMING_BYTES = 16 << 20  # the CPU launcher writes outputs this large past the caches (over resident pages)
 
 
 def test_large_outputs_over_pages_resident_or_not(device):
@@ -232,7 +232,7 @@ def test_large_outputs_over_pages_resident_or_not(device):
     part[: n // 3] = x[: n // 3]  # the rest of its pages never touched: read as zeros, or left from before
     expected = ops.silu(part.clone())
     ops.silu_(part)
-    bits = lambda t: t.view(torch.int32)  # memory left from before may hold NaN
+    # memory left from before may hold NaN: compared bit for bit
     assert torch.equal(bits(written), bits(fresh)) and torch.equal(bits(part), bits(expected))
     cols = 1000
     rows = n // cols

@@ -8,7 +8,7 @@ import torch
 import torch_activations as ta
 from torch_activations.registry import ACTIVATIONS, BIASED, GATED_ACTIVATIONS, POINTWISE, SOFTMAX
 
-from helpers import make_input, param_cases
+from helpers import bits, make_input, param_cases
 
 THREADS = (1, 2, 3)
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
@@ -23,9 +23,7 @@ def _bits(t):
 
 def _same_bits(a, b):
     (va, na), (vb, nb) = _bits(a), _bits(b)
-    return torch.equal(na, nb) and torch.equal(va.view(torch.int8 if va.element_size() == 1 else
-                                                       {2: torch.int16, 4: torch.int32, 8: torch.int64}[va.element_size()]),
-                                               vb.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[vb.element_size()]))
+    return torch.equal(na, nb) and torch.equal(bits(va), bits(vb))
 
 
 def _run_at(threads, fn, tensors, seed):

@@ -102,6 +102,7 @@ C10_HOST_DEVICE inline V log1p_exp(V z) {
 template <class T>
 struct ReLU {
   static constexpr const char* name = "relu";
+  static constexpr bool kPicksValues = true;  // see kExactResults
   static constexpr Saved saves(double) { return Saved::Output; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     return math::select(math::lt(x, V(0)), V(0), x);
@@ -136,6 +137,7 @@ struct LeakyReLU {
 template <class T>
 struct ReLU6 {
   static constexpr const char* name = "relu6";
+  static constexpr bool kPicksValues = true;  // see kExactResults
   static constexpr Saved saves(double) { return Saved::Output; }  // y in (0, 6) iff x in (0, 6)
   template <class V> C10_HOST_DEVICE V forward(V x) const {
     return math::clamp(x, V(0), V(6));
@@ -302,13 +304,16 @@ struct Hardswish {
   static constexpr const char* name = "hardswish";
   static constexpr Saved saves(double) { return Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    // x itself from 3 up: x * 6 / 6 would overflow above max / 6
-    return math::select(math::ge(x, V(3)), x, math::times_vanishing(x, math::clamp(x + V(3), V(0), V(6))) / V(6));
+    // x itself from 3 up: x * 6 / 6 would overflow above max / 6; times 1/6
+    // rather than / 6, which costs several multiplies
+    return math::select(math::ge(x, V(3)), x,
+                        math::times_vanishing(x, math::clamp(x + V(3), V(0), V(6))) * V(T(1) / T(6)));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     // (x + 1.5) / 3 rather than x / 3 + 0.5: exact near its zero at -1.5;
     // a NaN falls into that branch
-    return math::select(math::ge(x, V(3)), g, math::select(math::le(x, V(-3)), V(0), g * ((x + V(1.5)) / V(3))));
+    return math::select(math::ge(x, V(3)), g,
+                        math::select(math::le(x, V(-3)), V(0), g * ((x + V(1.5)) * V(T(1) / T(3)))));
   }
 };
 
@@ -337,7 +342,8 @@ struct Hardsigmoid {
     return math::clamp(x + V(3), V(0), V(6)) / V(6);
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    return math::keep_nan(x, math::select(math::gt(x, V(-3)), math::select(math::lt(x, V(3)), g / V(6), V(0)), V(0)));
+    // times 1/6 rather than / 6: a division costs several multiplies (torch multiplies too)
+    return math::keep_nan(x, math::select(math::gt(x, V(-3)), math::select(math::lt(x, V(3)), g * V(T(1) / T(6)), V(0)), V(0)));
   }
 };
 
@@ -513,10 +519,20 @@ GELU<T>::GELU(c10::string_view approximate) : use_tanh(approximate == "tanh") {
               approximate, "'");
 }
 
-// Adapters that give the launchers one call shape: f(inputs...) -> output.
+// Ops whose every result, forward and backward, is one of their arguments or
+// a small integer (relu: x, g or 0) say kPicksValues: their results are exact
+// in the storage type, so a launcher may store them without rounding.
+template <class Op, class = void>
+inline constexpr bool kExactResults = false;
+template <class Op>
+inline constexpr bool kExactResults<Op, std::void_t<decltype(Op::kPicksValues)>> = Op::kPicksValues;
+
+// Adapters that give the launchers one call shape: f(inputs...) -> output;
+// kExact: every result is exact in the storage type.
 template <class Op>
 struct Forward {
   Op op;
+  static constexpr bool kExact = kExactResults<Op>;
   template <class V> C10_HOST_DEVICE V operator()(V x) const { return op.forward(x); }
 };
 template <class Op, class = void>
@@ -530,6 +546,7 @@ template <class Op>
 struct Backward {
   Op op;
   bool saved_output = false;
+  static constexpr bool kExact = kExactResults<Op>;
   template <class V> C10_HOST_DEVICE V operator()(V g, V saved) const {
     if constexpr (kHasOutputFormula<Op>) {
       if (saved_output) return op.backward_from_output(g, saved);

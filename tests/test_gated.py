@@ -237,3 +237,37 @@ def test_docstrings(gated):
         for name, parameter in signature.parameters.items():
             if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 assert f"    {name} (" in text, (gated.name, name)
+
+
+def test_large_gradients_over_resident_pages():
+    """The backward of a gated op writes two gradients, past the caches where
+    their pages are resident. With large blocks kept in the heap, the second
+    call's gradients land on the first's freed (resident) pages; their bits
+    equal those of the same rows computed a few at a time (no streaming), for
+    both forms and with a bias, from a row width that leaves rows misaligned."""
+    if ta.CUDA_EMULATION:
+        pytest.skip("which pages are resident is the CPU kernels' question")
+    import ctypes
+
+    libc, mmap_threshold = ctypes.CDLL(None), -3  # M_MMAP_THRESHOLD
+    rows, width = 1100, 8192 + 6  # float32 gradients of 18 MiB each and more
+    x = make_input((rows, width), torch.float32).float()
+    grad = torch.randn(rows, width // 2)
+    bias = torch.randn(width)
+    gate, up = x[:, : width // 2].contiguous(), x[:, width // 2:].contiguous()
+    cases = {
+        "silu_mul": (lambda r: ops.silu_mul_backward(grad[r], gate[r], up[r])),
+        "swiglu": (lambda r: (ops.swiglu_backward(grad[r], x[r], -1),)),
+        "bias_swiglu": (lambda r: ops.bias_swiglu_backward(grad[r], x[r], bias)[:1]),
+    }
+    libc.mallopt(mmap_threshold, 1 << 30)
+    try:
+        for name, backward in cases.items():
+            backward(slice(None))  # its gradients freed at once, their pages left resident
+            whole = backward(slice(None))
+            pieces = [backward(slice(r, r + 64)) for r in range(0, rows, 64)]
+            for i, got in enumerate(whole):
+                expected = torch.cat([p[i] for p in pieces])
+                assert torch.equal(got.view(torch.int32), expected.view(torch.int32)), name
+    finally:
+        libc.mallopt(mmap_threshold, 128 << 10)  # glibc's default

@@ -212,6 +212,30 @@ def test_vector_and_tail_paths(n, dtype, device):
             torch.testing.assert_close(g.double(), g_ref, rtol=rtol, atol=atol * 4)
 
 
+
+@pytest.mark.parametrize("name", ["relu", "relu6"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32], ids=str)
+def test_picked_values_keep_their_bits(name, dtype, device):
+    """relu and relu6 pick a value (x, g, 0 or 6), so their kernels store it
+    without rounding: output and gradient are exactly the picked value's bits,
+    at every lane, from offset 0 and 1, with a tail. (Zeros are compared
+    unsigned: relu6's clamp may give either sign at -0.)"""
+    spec = get(name)
+    base = make_input((3 * 1031 + 1,), dtype, device, nonfinite=True)
+    for x in (base[:-1], base[1:]):
+        grad = torch.randn(x.shape, device=device).to(dtype)
+        y, g = value_and_grad(spec, x, (), grad)
+        if name == "relu":
+            y_expected, passes = torch.where(x < 0, 0.0, x).to(dtype), x > 0
+        else:
+            y_expected, passes = torch.where(x < 0, 0.0, torch.where(x > 6, 6.0, x)).to(dtype), (x > 0) & (x < 6)
+        g_expected = torch.where(passes, grad, torch.zeros_like(grad))
+        number = ~x.isnan()
+        for got, expected in ((y, y_expected), (g, g_expected)):
+            assert torch.equal(bits(got[number] + 0), bits(expected[number] + 0)), "bits differ from the picked values"
+            assert got[~number].isnan().all()
+
+
 STREAMING_BYTES = 16 << 20  # the CPU launcher writes outputs this large past the caches (over resident pages)
 
 

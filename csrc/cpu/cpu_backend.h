@@ -275,11 +275,13 @@ struct CpuBackend {
       const scalar_t* bias_b = bias.const_data_ptr<scalar_t>() + s.mul_offset;
       scalar_t* gxp = grad_x.data_ptr<scalar_t>();
       const RoundTo<scalar_t> round;
+      const StreamPlan<scalar_t> stream(grad_x.numel(), gxp);
       grad_bias = column_sums<scalar_t>(s.outer, s.len, 2, g.options(),
                                         [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1, Acc* sums) {
         for (int64_t row = r0; row < r1; ++row) {
           const int64_t o = row * s.len;
           const int64_t a_at = row * s.stride + s.act_offset, b_at = row * s.stride + s.mul_offset;
+          const bool sa = stream(a_at + c0), sb = stream(b_at + c0);
           for (int64_t j = c0; j < c1; j += L::kStep) {
             const int64_t count = std::min(L::kStep, c1 - j);
             const auto gv = L::load(gp + o + j, count), av = L::load(xp + a_at + j, count),
@@ -288,11 +290,12 @@ struct CpuBackend {
             typename L::Vecs ra, rb;
             for (int part = 0; part < L::kParts; ++part)
               gated.backward(gv[part], round(av[part] + bav[part]), round(bv[part] + bbv[part]), ra[part], rb[part]);
-            L::store(gxp + a_at + j, ra, count);
-            L::store(gxp + b_at + j, rb, count);
+            store_step(sa, gxp + a_at + j, ra, count);
+            store_step(sb, gxp + b_at + j, rb, count);
             L::accumulate(sums + s.act_offset + j, ra, count);
             L::accumulate(sums + s.mul_offset + j, rb, count);
           }
+          if (sa || sb) stream_fence();
         }
       });
     });
@@ -311,16 +314,20 @@ struct CpuBackend {
       const scalar_t* bp = mul.const_data_ptr<scalar_t>() + s.mul_offset;
       scalar_t* gap = grad_act.data_ptr<scalar_t>() + s.act_offset;
       scalar_t* gbp = grad_mul.data_ptr<scalar_t>() + s.mul_offset;
+      const StreamPlan<scalar_t> stream_act(grad_act.numel(), grad_act.data_ptr<scalar_t>());
+      const StreamPlan<scalar_t> stream_mul(grad_mul.numel(), grad_mul.data_ptr<scalar_t>());
       for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
         const int64_t in = row * s.stride, o = row * s.len;
+        const bool sa = stream_act(s.act_offset + in + col), sb = stream_mul(s.mul_offset + in + col);
         for (int64_t j = col; j < stop; j += L::kStep) {
           const int64_t count = std::min(L::kStep, stop - j);
           const auto gv = L::load(gp + o + j, count), av = L::load(ap + in + j, count), bv = L::load(bp + in + j, count);
           typename L::Vecs ra, rb;
           for (int part = 0; part < L::kParts; ++part) gated.backward(gv[part], av[part], bv[part], ra[part], rb[part]);
-          L::store(gap + in + j, ra, count);
-          L::store(gbp + in + j, rb, count);
+          store_step(sa, gap + in + j, ra, count);
+          store_step(sb, gbp + in + j, rb, count);
         }
+        if (sa || sb) stream_fence();
       });
     });
   }

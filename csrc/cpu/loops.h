@@ -83,17 +83,34 @@ struct Lanes {
       return {v};
     }
   }
-  template <bool kStream = false>
+  // kExact: r holds values exact in T (a 16-bit input's own value, 0, 6):
+  // bfloat16 keeps their upper halves, without the rounding that costs a
+  // dozen instructions a vector.
+  template <bool kStream = false, bool kExact = false>
   static void store(T* p, const Vecs& r, int64_t count) {
     Vectorized<T> v;
     if constexpr (kReduced) {
-      v = at::vec::convert_from_float<T>(r[0], r[1]);
+      if constexpr (kExact && std::is_same_v<T, c10::BFloat16>) v = upper_halves(r[0], r[1]);
+      else v = at::vec::convert_from_float<T>(r[0], r[1]);
     } else {
       v = r[0];
     }
     if constexpr (kStream) stream_store(p, v);
     else if (count == kStep) v.store(p);
     else v.store(p, count);
+  }
+  static Vectorized<T> upper_halves(const VecAcc& lo, const VecAcc& hi) {
+#if defined(CPU_CAPABILITY_AVX512)
+    const __m256i l = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(lo), 16));
+    const __m256i h = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(hi), 16));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(l), h, 1);
+#elif defined(CPU_CAPABILITY_AVX2)
+    const __m256i l = _mm256_srli_epi32(_mm256_castps_si256(lo), 16);
+    const __m256i h = _mm256_srli_epi32(_mm256_castps_si256(hi), 16);
+    return _mm256_permute4x64_epi64(_mm256_packus_epi32(l, h), 0xd8);  // packs per 128-bit lane
+#else
+    return at::vec::convert_from_float<T>(lo, hi);  // exact values: the rounding changes nothing
+#endif
   }
   // Lanes past `count` replaced by `fill` (for reductions over a tail).
   static VecAcc masked(const VecAcc& v, int part, int64_t count, Acc fill) {
@@ -125,6 +142,12 @@ struct RoundTo {
   }
 };
 
+// Whether f's results are exact in the storage type (its kExact, functors.h).
+template <class F, class = void>
+inline constexpr bool kExactStore = false;
+template <class F>
+inline constexpr bool kExactStore<F, std::void_t<decltype(F::kExact)>> = F::kExact;
+
 // out[i..i+count) = f(in[i..i+count)...) for count <= one step, then
 // each(i, r, count) with r the step's results in the compute type.
 template <bool kStream = false, class T, class F, class Each, class... In>
@@ -135,7 +158,7 @@ inline void map_step(int64_t i, int64_t count, const F& f, const Each& each, T* 
   for (int part = 0; part < L::kParts; ++part) {
     r[part] = std::apply([&](const auto&... vi) { return f(vi[part]...); }, v);
   }
-  L::template store<kStream>(out + i, r, count);
+  L::template store<kStream, kExactStore<F>>(out + i, r, count);
   each(i, r, count);
 }
 
@@ -220,6 +243,18 @@ inline void map_range_streamed(bool stream, int64_t begin, int64_t end, const F&
                                const In*... in) {
   if (stream) map_range_each<true>(begin, end, f, each, out, in...);
   else map_range_each<false>(begin, end, f, each, out, in...);
+}
+
+// One step of results stored at p: past the caches where stream says and p
+// holds a whole aligned vector, plainly otherwise (heads, tails, odd rows);
+// for loops that write two outputs, which map_range_streamed cannot align
+// both of. The caller fences (stream_fence) before its task ends.
+template <class T>
+inline void store_step(bool stream, T* p, const typename Lanes<T>::Vecs& r, int64_t count) {
+  if (stream && count == Lanes<T>::kStep && reinterpret_cast<uintptr_t>(p) % kVecBytes == 0)
+    Lanes<T>::template store<true>(p, r, count);
+  else
+    Lanes<T>::store(p, r, count);
 }
 
 template <class T, class F, class... In>

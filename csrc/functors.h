@@ -304,10 +304,9 @@ struct Hardswish {
   static constexpr const char* name = "hardswish";
   static constexpr Saved saves(double) { return Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const {
-    // x itself from 3 up: x * 6 / 6 would overflow above max / 6; times 1/6
-    // rather than / 6, which costs several multiplies
-    return math::select(math::ge(x, V(3)), x,
-                        math::times_vanishing(x, math::clamp(x + V(3), V(0), V(6))) * V(T(1) / T(6)));
+    // x itself from 3 up: x * 6 / 6 would overflow above max / 6. (A division:
+    // times 1/6 would round once more, past the 2-ulp budget.)
+    return math::select(math::ge(x, V(3)), x, math::times_vanishing(x, math::clamp(x + V(3), V(0), V(6))) / V(6));
   }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
     // (x + 1.5) / 3 rather than x / 3 + 0.5: exact near its zero at -1.5;

@@ -195,7 +195,7 @@ struct CpuBackend {
       const StreamPlan<scalar_t> stream(x.numel(), yp);
       for_each_row_run(x.numel() / cols, cols, [&](int64_t row, int64_t col, int64_t stop) {
         map_range_streamed(stream(row * cols + col), col, stop,
-                           [&](auto xv, auto bv) { return biased.forward(xv, bv); }, NoEach{}, yp + row * cols,
+                           [biased](auto xv, auto bv) { return biased.forward(xv, bv); }, NoEach{}, yp + row * cols,
                            xp + row * cols, bp);
       });
     });
@@ -222,9 +222,10 @@ struct CpuBackend {
         const auto add = [&](int64_t j, const typename L::Vecs& r, int64_t count) { L::accumulate(sums + j, r, count); };
         for (int64_t row = r0; row < r1; ++row) {
           const int64_t at = row * cols;
-          map_range_streamed(stream(at + c0), c0, c1,
-                             [&](auto gv, auto sv, auto bv) { return biased.backward(gv, sv, bv, saved_output); }, add,
-                             gxp + at, gp + at, sp + at, bp);
+          map_range_streamed(
+              stream(at + c0), c0, c1,
+              [biased, saved_output](auto gv, auto sv, auto bv) { return biased.backward(gv, sv, bv, saved_output); },
+              add, gxp + at, gp + at, sp + at, bp);
         }
       });
     });
@@ -249,13 +250,13 @@ struct CpuBackend {
         for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
           map_range_streamed(
               stream(row * s.len + col), col, stop,
-              [&](auto a, auto ba, auto b, auto bb) { return gated.forward(round(a + ba), round(b + bb)); }, NoEach{},
-              yp + row * s.len, ap + row * s.stride, bias_a, bp + row * s.stride, bias_b);
+              [gated, round](auto a, auto ba, auto b, auto bb) { return gated.forward(round(a + ba), round(b + bb)); },
+              NoEach{}, yp + row * s.len, ap + row * s.stride, bias_a, bp + row * s.stride, bias_b);
         });
         return;
       }
       for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
-        map_range_streamed(stream(row * s.len + col), col, stop, [&](auto a, auto b) { return gated.forward(a, b); },
+        map_range_streamed(stream(row * s.len + col), col, stop, [gated](auto a, auto b) { return gated.forward(a, b); },
                            NoEach{}, yp + row * s.len, ap + row * s.stride, bp + row * s.stride);
       });
     });
@@ -347,7 +348,7 @@ struct CpuBackend {
         for (int64_t i = begin; i < end;) {
           const int64_t run = i / stride, run_end = std::min(end, (run + 1) * stride);
           const Acc wc = Acc(wp[run % channels]);
-          map_range(i, run_end, [&](auto xv) { return op.forward(xv, decltype(xv)(wc)); }, yp, xp);
+          map_range(i, run_end, [op, wc](auto xv) { return op.forward(xv, decltype(xv)(wc)); }, yp, xp);
           i = run_end;
         }
       });

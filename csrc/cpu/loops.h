@@ -172,10 +172,13 @@ struct NoEach {
 // iteration (independent work for the out-of-order core), then the tail.
 // Streaming stores need aligned vectors: a partial step first brings out + i
 // there. flatten: the whole loop body inlined, whatever GCC's size
-// heuristics say.
+// heuristics say. f is copied first: a vector store may alias any memory,
+// so parameters read through a reference (leaky_relu's slope, gelu's form)
+// would be loaded and broadcast again after every store; the copy's are not.
 template <bool kStream = false, class T, class F, class Each, class... In>
-__attribute__((flatten)) inline void map_range_each(int64_t begin, int64_t end, const F& f, const Each& each, T* out,
-                                                    const In*... in) {
+__attribute__((flatten)) inline void map_range_each(int64_t begin, int64_t end, const F& f_in, const Each& each,
+                                                    T* out, const In*... in) {
+  const F f = f_in;
   constexpr int64_t kStep = Lanes<T>::kStep;
   int64_t i = begin;
   if constexpr (kStream) {

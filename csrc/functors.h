@@ -520,18 +520,18 @@ GELU<T>::GELU(c10::string_view approximate) : use_tanh(approximate == "tanh") {
 
 // Ops whose every result, forward and backward, is one of their arguments or
 // a small integer (relu: x, g or 0) say kPicksValues: their results are exact
-// in the storage type, so a launcher may store them without rounding.
+// in the storage type, so a launcher may store them without rounding. The
+// adapters below pass it on, for the CPU loops to ask of the functor they get.
 template <class Op, class = void>
 inline constexpr bool kExactResults = false;
 template <class Op>
 inline constexpr bool kExactResults<Op, std::void_t<decltype(Op::kPicksValues)>> = Op::kPicksValues;
 
-// Adapters that give the launchers one call shape: f(inputs...) -> output;
-// kExact: every result is exact in the storage type.
+// Adapters that give the launchers one call shape: f(inputs...) -> output.
 template <class Op>
 struct Forward {
   Op op;
-  static constexpr bool kExact = kExactResults<Op>;
+  static constexpr bool kPicksValues = kExactResults<Op>;
   template <class V> C10_HOST_DEVICE V operator()(V x) const { return op.forward(x); }
 };
 template <class Op, class = void>
@@ -545,7 +545,7 @@ template <class Op>
 struct Backward {
   Op op;
   bool saved_output = false;
-  static constexpr bool kExact = kExactResults<Op>;
+  static constexpr bool kPicksValues = kExactResults<Op>;
   template <class V> C10_HOST_DEVICE V operator()(V g, V saved) const {
     if constexpr (kHasOutputFormula<Op>) {
       if (saved_output) return op.backward_from_output(g, saved);

@@ -212,7 +212,6 @@ def test_vector_and_tail_paths(n, dtype, device):
             torch.testing.assert_close(g.double(), g_ref, rtol=rtol, atol=atol * 4)
 
 
-
 @pytest.mark.parametrize("name", ["relu", "relu6"])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32], ids=str)
 def test_picked_values_keep_their_bits(name, dtype, device):

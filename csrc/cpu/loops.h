@@ -142,12 +142,6 @@ struct RoundTo {
   }
 };
 
-// Whether f's results are exact in the storage type (its kExact, functors.h).
-template <class F, class = void>
-inline constexpr bool kExactStore = false;
-template <class F>
-inline constexpr bool kExactStore<F, std::void_t<decltype(F::kExact)>> = F::kExact;
-
 // out[i..i+count) = f(in[i..i+count)...) for count <= one step, then
 // each(i, r, count) with r the step's results in the compute type.
 template <bool kStream = false, class T, class F, class Each, class... In>
@@ -158,7 +152,7 @@ inline void map_step(int64_t i, int64_t count, const F& f, const Each& each, T* 
   for (int part = 0; part < L::kParts; ++part) {
     r[part] = std::apply([&](const auto&... vi) { return f(vi[part]...); }, v);
   }
-  L::template store<kStream, kExactStore<F>>(out + i, r, count);
+  L::template store<kStream, kExactResults<F>>(out + i, r, count);  // functors.h
   each(i, r, count);
 }
 

@@ -194,7 +194,7 @@ struct CpuBackend {
       scalar_t* yp = out.data_ptr<scalar_t>();
       const StreamPlan<scalar_t> stream(x.numel(), yp);
       for_each_row_run(x.numel() / cols, cols, [&](int64_t row, int64_t col, int64_t stop) {
-        map_range_streamed(stream(row * cols + col), col, stop,
+        map_range_streamed(stream(row * cols + col, row * cols + stop), col, stop,
                            [biased](auto xv, auto bv) { return biased.forward(xv, bv); }, NoEach{}, yp + row * cols,
                            xp + row * cols, bp);
       });
@@ -223,7 +223,7 @@ struct CpuBackend {
         for (int64_t row = r0; row < r1; ++row) {
           const int64_t at = row * cols;
           map_range_streamed(
-              stream(at + c0), c0, c1,
+              stream(at + c0, at + c1), c0, c1,
               [biased, saved_output](auto gv, auto sv, auto bv) { return biased.backward(gv, sv, bv, saved_output); },
               add, gxp + at, gp + at, sp + at, bp);
         }
@@ -249,15 +249,16 @@ struct CpuBackend {
         const RoundTo<scalar_t> round;
         for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
           map_range_streamed(
-              stream(row * s.len + col), col, stop,
+              stream(row * s.len + col, row * s.len + stop), col, stop,
               [gated, round](auto a, auto ba, auto b, auto bb) { return gated.forward(round(a + ba), round(b + bb)); },
               NoEach{}, yp + row * s.len, ap + row * s.stride, bias_a, bp + row * s.stride, bias_b);
         });
         return;
       }
       for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
-        map_range_streamed(stream(row * s.len + col), col, stop, [gated](auto a, auto b) { return gated.forward(a, b); },
-                           NoEach{}, yp + row * s.len, ap + row * s.stride, bp + row * s.stride);
+        map_range_streamed(stream(row * s.len + col, row * s.len + stop), col, stop,
+                           [gated](auto a, auto b) { return gated.forward(a, b); }, NoEach{}, yp + row * s.len,
+                           ap + row * s.stride, bp + row * s.stride);
       });
     });
   }
@@ -282,7 +283,7 @@ struct CpuBackend {
         for (int64_t row = r0; row < r1; ++row) {
           const int64_t o = row * s.len;
           const int64_t a_at = row * s.stride + s.act_offset, b_at = row * s.stride + s.mul_offset;
-          const bool sa = stream(a_at + c0), sb = stream(b_at + c0);
+          const bool sa = stream(a_at + c0, a_at + c1), sb = stream(b_at + c0, b_at + c1);
           for (int64_t j = c0; j < c1; j += L::kStep) {
             const int64_t count = std::min(L::kStep, c1 - j);
             const auto gv = L::load(gp + o + j, count), av = L::load(xp + a_at + j, count),
@@ -319,7 +320,8 @@ struct CpuBackend {
       const StreamPlan<scalar_t> stream_mul(grad_mul.numel(), grad_mul.data_ptr<scalar_t>());
       for_each_row_run(s.outer, s.len, [&](int64_t row, int64_t col, int64_t stop) {
         const int64_t in = row * s.stride, o = row * s.len;
-        const bool sa = stream_act(s.act_offset + in + col), sb = stream_mul(s.mul_offset + in + col);
+        const bool sa = stream_act(s.act_offset + in + col, s.act_offset + in + stop),
+                   sb = stream_mul(s.mul_offset + in + col, s.mul_offset + in + stop);
         for (int64_t j = col; j < stop; j += L::kStep) {
           const int64_t count = std::min(L::kStep, stop - j);
           const auto gv = L::load(gp + o + j, count), av = L::load(ap + in + j, count), bv = L::load(bp + in + j, count);

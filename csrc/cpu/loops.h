@@ -204,7 +204,9 @@ constexpr int64_t kStreamBytes = int64_t(16) << 20;
 // process's; into a page not yet faulted in it costs more than a plain store,
 // since the kernel has just zeroed that page through the cache (glibc's malloc
 // maps large blocks fresh on every allocation). So where the system says
-// (mincore, once per call), a range streams only if its first page is resident.
+// (mincore, once per call), a range streams only over resident pages: its
+// first and its last (glibc writes a chunk header into the first page of every
+// fresh block, so the first page alone says nothing).
 template <class T>
 class StreamPlan {
  public:
@@ -220,14 +222,19 @@ class StreamPlan {
     else resident_.clear();  // not known: stream everywhere
 #endif
   }
-  // Whether out[begin..) streams.
-  bool operator()(int64_t begin) const {
+  // Whether any range may stream.
+  bool any() const { return streams_; }
+  // Whether out[begin, end) streams (end > begin).
+  bool operator()(int64_t begin, int64_t end) const {
     if (!streams_ || page_ == 0) return streams_;
-    const size_t index = (reinterpret_cast<uintptr_t>(out_ + begin) - first_page_) / page_;
-    return index < resident_.size() && (resident_[index] & 1);
+    return resident(begin) && resident(end - 1);
   }
 
  private:
+  bool resident(int64_t i) const {
+    const size_t index = (reinterpret_cast<uintptr_t>(out_ + i) - first_page_) / page_;
+    return index < resident_.size() && (resident_[index] & 1);
+  }
   const T* out_;
   bool streams_ = false;
   uintptr_t first_page_ = 0, page_ = 0;
@@ -258,7 +265,12 @@ template <class T, class F, class... In>
 void map_parallel(int64_t n, const F& f, T* out, const In*... in) {
   const StreamPlan<T> stream(n, out);
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-    map_range_streamed(stream(begin), begin, end, f, NoEach{}, out, in...);
+    if (!stream.any()) return map_range(begin, end, f, out, in...);
+    // a task's range may span resident and fresh pages: decided a grain at a time
+    for (int64_t b = begin; b < end; b += kGrain) {
+      const int64_t e = std::min(end, b + kGrain);
+      map_range_streamed(stream(b, e), b, e, f, NoEach{}, out, in...);
+    }
   });
 }
 

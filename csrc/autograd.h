@@ -139,6 +139,14 @@ inline bool gradient_is_autograds_alone(const Tensor& grad, const Tensor& saved)
          grad.is_non_overlapping_and_dense();
 }
 
+// <op>_backward_ called directly: no graph can follow a gradient written over.
+inline void check_inplace_backward(const std::string& op, const Tensor& grad, const Tensor& saved) {
+  TORCH_CHECK(!torch::autograd::compute_requires_grad(grad, saved), "torch_activations.", op,
+              "_backward_: writes the gradient over grad, which no graph can follow; use ", op,
+              "_backward to differentiate the backward");
+  check_no_forward_grad(op + "_backward_", grad);
+}
+
 // The part every backward node shares: its name and the release of what it saved.
 template <class Family, class Self>
 struct SavingNode : Node {
@@ -217,10 +225,7 @@ struct Pointwise {
   }
 
   static void backward_inplace(const Tensor& grad, const Tensor& saved, P... p) {
-    TORCH_CHECK(!torch::autograd::compute_requires_grad(grad, saved), "torch_activations.", op_name(),
-                "_backward_: writes the gradient over grad, which no graph can follow; use ", op_name(),
-                "_backward to differentiate the backward");
-    check_no_forward_grad(op_name() + "_backward_", grad);
+    check_inplace_backward(op_name(), grad, saved);
     below_autograd([&] { backward_inplace_op().call(grad, saved, p...); });
     torch::autograd::increment_version(grad);
   }
@@ -504,6 +509,10 @@ struct Softmax {
     static const auto op = find_op<Tensor(const Tensor&, const Tensor&, int64_t)>(op_name() + "_backward");
     return op;
   }
+  static const auto& backward_inplace_op() {
+    static const auto op = find_op<void(const Tensor&, const Tensor&, int64_t)>(op_name() + "_backward_");
+    return op;
+  }
 
   struct Backward : SavingNode<Softmax, Backward> {
     SavedVariable y;
@@ -513,6 +522,10 @@ struct Softmax {
       std::lock_guard<std::mutex> lock(this->mutex_);
       const Tensor ys = y.unpack(this->getptr());
       if (!grads[0].defined()) return {Tensor()};
+      if (gradient_is_autograds_alone(grads[0], ys)) {
+        below_autograd([&] { backward_inplace_op().call(grads[0], ys, dim); });
+        return {std::move(grads[0])};
+      }
       return {backward_call([&] { return backward_op().call(grads[0], ys, dim); })};
     }
   };
@@ -541,6 +554,12 @@ struct Softmax {
   static Tensor backward(const Tensor& grad, const Tensor& out, int64_t dim) {
     return differentiable_backward(op_name() + "_backward", {grad, out}, {c10::IValue(dim)},
                                    [&] { return backward_op().call(grad, out, dim); });
+  }
+
+  static void backward_inplace(const Tensor& grad, const Tensor& out, int64_t dim) {
+    check_inplace_backward(op_name(), grad, out);
+    below_autograd([&] { backward_inplace_op().call(grad, out, dim); });
+    torch::autograd::increment_version(grad);
   }
 };
 
@@ -590,6 +609,7 @@ struct AutogradRegistrar {
   void softmax() {
     m.impl(Softmax<kLog>::op_name().c_str(), &Softmax<kLog>::forward);
     m.impl((Softmax<kLog>::op_name() + "_backward").c_str(), &Softmax<kLog>::backward);
+    m.impl((Softmax<kLog>::op_name() + "_backward_").c_str(), &Softmax<kLog>::backward_inplace);
   }
 };
 

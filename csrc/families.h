@@ -294,6 +294,31 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim) {
   return grad_x;
 }
 
+// grad = the input's gradient, written over grad (what the C++ autograd does
+// with a gradient nothing else holds). Every kernel takes a line's sum before
+// it writes any element of that line, and each element's result needs only
+// that element of grad, so the bits are the out-of-place op's.
+template <class B, bool kLog>
+void softmax_backward_inplace(const Tensor& grad, const Tensor& out, int64_t dim) {
+  const char* name = softmax_name<kLog>();
+  check_float(name, grad, "grad");
+  check_float(name, out, "output");
+  check_pair(name, grad, "grad", out, "output", /*same_shape=*/true);
+  dim = checked_dim(name, out, dim);
+  if constexpr (B::kComputes) {
+    TORCH_CHECK(at::has_internal_overlap(grad) != at::MemOverlap::Yes, "torch_activations.", name,
+                "_backward_: more than one element of grad refers to a single memory location; clone() it first");
+    at::assert_no_partial_overlap(grad, out);
+    if (grad.numel() == 0) return;
+    if (grad.is_contiguous()) {
+      const SoftmaxShape s = softmax_shape(out, dim);
+      B::softmax_backward(grad, out.contiguous(), grad, s.outer, s.dim_size, s.inner, kLog);
+    } else {
+      grad.copy_(softmax_backward<B, kLog>(grad, out, dim));
+    }
+  }
+}
+
 // -------------------------------------------------------------------- gated
 
 // Where the two operands sit: rows of `len` elements, `stride` apart, the

@@ -79,6 +79,8 @@ struct SchemaDefiner {
     const std::string name = softmax_name<kLog>();
     m.def((name + "(Tensor x, int dim) -> Tensor").c_str());
     m.def((name + "_backward(Tensor grad, Tensor out, int dim) -> Tensor").c_str());
+    // the same, written over grad (autograd's, when nothing else holds it)
+    m.def((name + "_backward_(Tensor(a!) grad, Tensor out, int dim) -> ()").c_str());
   }
 };
 
@@ -198,7 +200,7 @@ struct TableExporter {
   template <bool kLog>
   void softmax() {
     const std::string name = softmax_name<kLog>();
-    entry(name, "softmax", names_of({"dim"}), {name, name + "_backward"});
+    entry(name, "softmax", names_of({"dim"}), {name, name + "_backward", name + "_backward_"});
   }
 };
 

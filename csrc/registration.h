@@ -48,6 +48,7 @@ struct KernelRegistrar {
     const std::string name = softmax_name<kLog>();
     m.impl(name.c_str(), &softmax_forward<B, kLog>);
     m.impl((name + "_backward").c_str(), &softmax_backward<B, kLog>);
+    m.impl((name + "_backward_").c_str(), &softmax_backward_inplace<B, kLog>);
   }
 };
 

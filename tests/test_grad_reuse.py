@@ -1,5 +1,5 @@
-"""A pointwise op's backward writes the input's gradient over the incoming
-one where nothing else can see it (csrc/autograd.h,
+"""A pointwise op's backward, and softmax's and log_softmax's, write the
+input's gradient over the incoming one where nothing else can see it (csrc/autograd.h,
 gradient_is_autograds_alone): the same bits as a fresh buffer, and never
 where the write could be seen (a user's gradient, a hook's, a retained one, a
 kept graph, double backward, a gradient two consumers share)."""
@@ -212,3 +212,102 @@ def test_inplace_backward_op_refuses_a_graph_and_bad_input():
         ops.gelu_backward_(torch.randn(4, 5, dtype=torch.float64), x)
     with pytest.raises(RuntimeError, match="single memory location"):
         ops.gelu_backward_(torch.randn(1, 5).expand(4, 5), x)
+
+
+# ------------------------------------------------------------ softmax, log_softmax
+
+
+def softmax_backward_of(name, x, dim, weight, **backward_kwargs):
+    x = x.detach().requires_grad_()
+    loss = (getattr(ta.functional, name)(x, dim) * weight).sum()
+    count = allocations(x.numel() * x.element_size(), lambda: loss.backward(**backward_kwargs))
+    return x.grad, count
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("dim", [-1, 1])  # along rows; along lines `inner` elements apart
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_reused_where_alone_with_the_same_bits(name, dim, dtype):
+    x = leaf(dtype, shape=(6, 37, 29))
+    weight = make_input(x.shape, dtype)
+    kept, kept_count = softmax_backward_of(name, x, dim, weight, retain_graph=True)
+    reused, reused_count = softmax_backward_of(name, x, dim, weight)
+    assert reused_count < kept_count
+    assert_same_bits(reused, kept)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_not_reused_for_the_users_gradient(name):
+    x = leaf(shape=(5, 31))
+    y = getattr(ta.functional, name)(x, -1)
+    grad = make_input(y.shape, torch.float32)
+    before = grad.clone()
+    y.backward(grad)
+    assert_same_bits(grad, before)
+    assert_same_bits(x.grad, getattr(ops, f"{name}_backward")(before, y.detach(), -1))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_not_reused_for_a_retained_gradient_or_a_kept_graph(name):
+    x = leaf(shape=(5, 31))
+    y = getattr(ta.functional, name)(x, -1)
+    y.retain_grad()
+    weight = make_input(y.shape, torch.float32)
+    loss = (y * weight).sum()
+    loss.backward(retain_graph=True)
+    assert_same_bits(y.grad, weight * 1)
+    first = x.grad.clone()
+    assert_same_bits(first, getattr(ops, f"{name}_backward")(weight * 1, y.detach(), -1))
+    x.grad = None
+    loss.backward()
+    assert_same_bits(x.grad, first)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_not_reused_in_double_backward(name):
+    x = make_input((5, 31), torch.float64).requires_grad_()
+    weight = make_input(x.shape, torch.float64)
+    (grad_x,) = torch.autograd.grad((getattr(ta.functional, name)(x, -1) * weight).sum(), x, create_graph=True)
+    (reference,) = torch.autograd.grad((getattr(torch, name)(x, -1) * weight).sum(), x, create_graph=True)
+    assert grad_x.requires_grad
+    torch.testing.assert_close(grad_x, reference)
+    (second,) = torch.autograd.grad((grad_x * weight).sum(), x)
+    (second_reference,) = torch.autograd.grad((reference * weight).sum(), x)
+    torch.testing.assert_close(second, second_reference)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dim", [-1, 0])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_inplace_backward_op_equals_the_backward_op(name, dim, device):
+    out = getattr(ops, name)(make_input((7, 13), torch.float32, device, nonfinite=True), dim)
+    grad = make_input(out.shape, torch.float32, device)
+    expected = getattr(ops, f"{name}_backward")(grad, out, dim)
+    version = grad._version
+    getattr(ops, f"{name}_backward_")(grad, out, dim)
+    assert_same_bits(grad, expected)
+    assert grad._version > version
+    strided = make_input((7, 26), torch.float32, device)[:, ::2]  # not contiguous: computed aside, then written
+    expected = getattr(ops, f"{name}_backward")(strided, out, dim)
+    getattr(ops, f"{name}_backward_")(strided, out, dim)
+    torch.testing.assert_close(strided, expected, rtol=0, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_inplace_backward_opcheck(name):
+    out = getattr(ops, name)(make_input((5, 9), torch.float32), 1)
+    torch.library.opcheck(getattr(ops, f"{name}_backward_").default, (torch.randn_like(out), out, 1))
+
+
+def test_softmax_inplace_backward_op_refuses_a_graph_and_bad_input():
+    out = ops.softmax(make_input((4, 5), torch.float32), 1)
+    with pytest.raises(RuntimeError, match="softmax_backward_: writes the gradient over grad"):
+        ops.softmax_backward_(torch.randn(4, 5, requires_grad=True), out, 1)
+    with pytest.raises(RuntimeError, match="softmax.*shape"):
+        ops.softmax_backward_(torch.randn(5, 4), out, 1)
+    with pytest.raises(RuntimeError, match="softmax.*dtype"):
+        ops.softmax_backward_(torch.randn(4, 5, dtype=torch.float64), out, 1)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        ops.softmax_backward_(torch.randn(1, 5).expand(4, 5), out, 1)
+    with pytest.raises(IndexError, match="dim 2 is out of range"):
+        ops.softmax_backward_(torch.randn(4, 5), out, 2)

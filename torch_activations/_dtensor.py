@@ -131,7 +131,9 @@ def _rules(entry):
     if kind == "gated":  # (gate, up, params...)
         return {name: _same(2, n), f"{name}_backward": _same(3, n, n_out=2)}
     # softmax kinds: (x, dim), (grad, out, dim)
-    return {name: _same(1, 1, skip=_split_dim), f"{name}_backward": _same(2, 1, skip=lambda g, out, dim: _split_dim(out, dim))}
+    backward_skip = lambda g, out, dim: _split_dim(out, dim)  # noqa: E731
+    return {name: _same(1, 1, skip=_split_dim), f"{name}_backward": _same(2, 1, skip=backward_skip),
+            f"{name}_backward_": _same(2, 1, n_out=0, skip=backward_skip)}
 
 
 def register():

@@ -276,13 +276,18 @@ Tensor softmax_forward(const Tensor& x, int64_t dim) {
   return out;
 }
 
-template <class B, bool kLog>
-Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim) {
-  const char* name = softmax_name<kLog>();
+// The backward ops' checks; dim made non-negative.
+inline int64_t checked_backward_dim(const char* name, const Tensor& grad, const Tensor& out, int64_t dim) {
   check_float(name, grad, "grad");
   check_float(name, out, "output");
   check_pair(name, grad, "grad", out, "output", /*same_shape=*/true);
-  dim = checked_dim(name, out, dim);
+  return checked_dim(name, out, dim);
+}
+
+template <class B, bool kLog>
+Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim) {
+  const char* name = softmax_name<kLog>();
+  dim = checked_backward_dim(name, grad, out, dim);
   Tensor grad_x = at::empty_like(out, at::MemoryFormat::Contiguous);
   if constexpr (B::kComputes) {
     if (grad_x.numel() > 0) {
@@ -301,10 +306,7 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim) {
 template <class B, bool kLog>
 void softmax_backward_inplace(const Tensor& grad, const Tensor& out, int64_t dim) {
   const char* name = softmax_name<kLog>();
-  check_float(name, grad, "grad");
-  check_float(name, out, "output");
-  check_pair(name, grad, "grad", out, "output", /*same_shape=*/true);
-  dim = checked_dim(name, out, dim);
+  dim = checked_backward_dim(name, grad, out, dim);
   if constexpr (B::kComputes) {
     TORCH_CHECK(at::has_internal_overlap(grad) != at::MemOverlap::Yes, "torch_activations.", name,
                 "_backward_: more than one element of grad refers to a single memory location; clone() it first");

@@ -42,7 +42,7 @@ template <class V>
 C10_HOST_DEVICE inline V exp_difference(V a, V b) {
   const V d = a - b, a1 = d + b, b1 = d - a1;
   const V err = (a - a1) + ((V(0) - b) - b1);
-  const V e = math::exp(d);
+  const V e = math::exp_nonpositive(d);  // a <= b: softmax's x - max
   return math::fma(e, math::select(math::eq(err, err), err, V(0)), e);
 }
 
@@ -70,7 +70,7 @@ C10_HOST_DEVICE inline SigmoidPair<V> sigmoid_pair_from(V z, V e) {
 }
 template <class V>
 C10_HOST_DEVICE inline V sigmoid(V z) {
-  const V e = math::exp(V(0) - math::abs(z));
+  const V e = math::exp_nonpositive(V(0) - math::abs(z));
   return math::select(math::lt(z, V(0)), e, V(1)) / (V(1) + e);
 }
 
@@ -89,7 +89,7 @@ C10_HOST_DEVICE inline V times_sigmoid(V x, V z, V dz = V(0)) {
 // log1p sees only [0, 1]. NaN comes through exp.
 template <class V>
 C10_HOST_DEVICE inline V log1p_exp(V z) {
-  return math::select(math::gt(z, V(0)), z, V(0)) + math::log1p_unit(math::exp(V(0) - math::abs(z)));
+  return math::select(math::gt(z, V(0)), z, V(0)) + math::log1p_unit(math::exp_nonpositive(V(0) - math::abs(z)));
 }
 
 }  // namespace math
@@ -243,7 +243,7 @@ struct SiLU {
   static constexpr Saved saves(double) { return Saved::Input; }
   template <class V> C10_HOST_DEVICE V forward(V x) const { return math::times_sigmoid(x, x); }
   template <class V> C10_HOST_DEVICE V backward(V g, V x) const {
-    const V e = math::exp(V(0) - math::abs(x));
+    const V e = math::exp_nonpositive(V(0) - math::abs(x));
     const auto p = math::sigmoid_pair_from(x, e);
     return g * (p.s + math::times_vanishing(x, p.s * p.sc));
   }
@@ -268,7 +268,7 @@ struct SwishArgument {
   }
   // sigmoid(z) and 1 - sigmoid(z) from exp(-|z + dz|) = exp(-|z|) (1 -+ dz)
   C10_HOST_DEVICE math::SigmoidPair<V> sigmoid_pair() const {
-    V e = math::exp(V(0) - math::abs(z));
+    V e = math::exp_nonpositive(V(0) - math::abs(z));
     if constexpr (std::is_same_v<T, float>) e = math::fma(e, math::select(math::lt(z, V(0)), dz, V(0) - dz), e);
     return math::sigmoid_pair_from(z, e);
   }
@@ -426,7 +426,7 @@ struct GELU {
       const V x2 = xc * xc;
       const V z = xc * math::fma(V(2 * kSqrt2OverPi * kKappa), x2, V(2 * kSqrt2OverPi));
       const V dz = math::fma(V(6 * kSqrt2OverPi * kKappa), x2, V(2 * kSqrt2OverPi));
-      const auto p = math::sigmoid_pair_from(z, math::exp(V(0) - math::abs(z)));
+      const auto p = math::sigmoid_pair_from(z, math::exp_nonpositive(V(0) - math::abs(z)));
       return g * (p.s + xc * p.s * p.sc * dz);  // |x| <= 100: no overflow
     }
     if constexpr (std::is_same_v<T, float>) {

@@ -27,6 +27,7 @@ TA_LANE_INLINE Vectorized<T> select(const Vectorized<T>& mask, const Vectorized<
 }
 template <class T> inline Vectorized<T> is_nan(const Vectorized<T>& x) { return x.isnan(); }
 template <class T> inline Vectorized<T> exp(const Vectorized<T>& x) { return x.exp(); }
+template <class T> inline Vectorized<T> exp_nonpositive(const Vectorized<T>& x) { return x.exp(); }
 template <class T> inline Vectorized<T> expm1(const Vectorized<T>& x) { return x.expm1(); }
 template <class T> inline Vectorized<T> tanh(const Vectorized<T>& x) { return x.tanh(); }
 template <class T> inline Vectorized<T> erfc(const Vectorized<T>& x) { return x.erfc(); }
@@ -209,6 +210,14 @@ TA_LANE_INLINE VecF expm1(const VecF& x) {
 TA_LANE_INLINE VecF exp_times_2_64(const VecF& x) {
   const auto [n, p] = exp_split(x);
   return p * pow2i(n + VecF(64.f));
+}
+
+// exp(x) for x <= 0 (or NaN): sigmoid's exp(-|z|), softmax's exp(x - max).
+// 2^n applied as 2^(n + 64), then 2^-64: one pow2i fewer than exp, and the
+// same bits (both scale p exactly and round once, where the result is
+// subnormal).
+TA_LANE_INLINE VecF exp_nonpositive(const VecF& x) {
+  return exp_times_2_64(math::bound(x, VecF(-104.5f), VecF(0.f))) * VecF(kTwoMinus64);
 }
 
 // exp(x) for x >= 0 (or NaN), for tanh: no result is subnormal, so one

@@ -39,6 +39,9 @@ C10_HOST_DEVICE inline bool is_nan(float x) { return x != x; }
 C10_HOST_DEVICE inline bool is_nan(double x) { return x != x; }
 C10_HOST_DEVICE inline float exp(float x) { return ::expf(x); }
 C10_HOST_DEVICE inline double exp(double x) { return ::exp(x); }
+// exp(x) for x <= 0: the SIMD lanes have a cheaper one; here it is exp
+C10_HOST_DEVICE inline float exp_nonpositive(float x) { return ::expf(x); }
+C10_HOST_DEVICE inline double exp_nonpositive(double x) { return ::exp(x); }
 // exp(x) * 2^64 for x in [-105.2, 0]: normal even where exp(x) is subnormal
 // (the SIMD lanes skip the subnormal step of exp); callers scale back last.
 constexpr float kTwo64 = 18446744073709551616.f, kTwoMinus64 = 5.42101086242752217e-20f;

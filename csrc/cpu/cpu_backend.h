@@ -455,7 +455,7 @@ struct CpuBackend {
             typename L::Vecs e;
             for (int part = 0; part < L::kParts; ++part) {
               // the output keeps exp's accuracy; the sum needs no more than exp
-              e[part] = log ? math::exp(v[part] - VecAcc(max)) : math::exp_difference(v[part], VecAcc(max));
+              e[part] = log ? math::exp_nonpositive(v[part] - VecAcc(max)) : math::exp_difference(v[part], VecAcc(max));
               vsum = vsum + L::masked(e[part], part, count, Acc(0));
             }
             if (log) continue;
@@ -498,7 +498,7 @@ struct CpuBackend {
       }
       for (int64_t d = 0; d < dim_size; ++d) {
         const auto v = L::load(xc + d * inner, count);
-        for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + math::exp(v[part] - vmax[part]);
+        for (int part = 0; part < L::kParts; ++part) vsum[part] = vsum[part] + math::exp_nonpositive(v[part] - vmax[part]);
       }
       typename L::Vecs log_sum, scale;
       for (int part = 0; part < L::kParts; ++part) {
